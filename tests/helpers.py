@@ -1,0 +1,39 @@
+"""Strategies and checks shared by the property tests."""
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinygen as tg
+
+SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
+
+
+@st.composite
+def arrays(draw, shape, low=-2.0, high=2.0, avoid=None, margin=0.05):
+    """float64 values in [low, high], optionally kept ``margin`` away from the points in
+    ``avoid`` (kinks and singularities), sometimes laid out non-contiguously."""
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(low, high, size=shape)
+    for point in avoid or ():
+        near = np.abs(values - point) < margin
+        values = np.where(near, point + np.sign(values - point + 1e-12) * margin * 2, values)
+    if len(shape) >= 2 and draw(st.booleans()):
+        # build the same values in a transposed (non-contiguous) layout
+        values = np.ascontiguousarray(np.swapaxes(values, 0, -1)).swapaxes(0, -1)
+    return values
+
+
+def leaf(values, backend="numpy", requires_grad=True):
+    """A float64 leaf on the active backend that keeps the array's strides."""
+    t = tg.Tensor._make(tg.backend.to_backend(values, tg.get_backend()), None, 0)
+    return t.requires_grad_(requires_grad)
+
+
+def host(t):
+    return tg.backend.to_numpy(t.data if isinstance(t, tg.Tensor) else t)
+
+
+def check_forward(out, expected, rtol=1e-10, atol=1e-12):
+    np.testing.assert_allclose(host(out), expected, rtol=rtol, atol=atol)
+    assert out.shape == np.shape(expected)

@@ -1,0 +1,157 @@
+"""Indexing: ``x[key]``, gather, scatter_add, index_select.
+
+Reading with an index in forward means writing with the same index in
+backward. Repeated indices (``x[[0, 0]]``) must *add* their gradients, so the
+backward uses an unbuffered scatter-add (``np.add.at`` / ``cupyx.scatter_add``)
+whenever the key holds integer arrays; plain slices can be assigned directly.
+Each of GetItem and ScatterAdd is the other's backward, which makes double
+backward work through indexing.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..function import Function
+
+
+def _xp(a):
+    from ...backend import get_array_module
+    return get_array_module(a)
+
+
+def _scatter_add_into(out, key, values):
+    """out[key] += values, adding repeated positions (unbuffered)."""
+    xp = _xp(out)
+    if xp is np:
+        np.add.at(out, key, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(out, key, values)
+
+
+def _normalize_key(key, xp):
+    """Turn Tensors into arrays, lists into integer arrays, and boolean masks into
+    their nonzero integer indices (``add.at`` needs integer indices)."""
+    from ..tensor import Tensor
+    if not isinstance(key, tuple):
+        key = (key,)
+    out, advanced = [], False
+    for k in key:
+        if isinstance(k, Tensor):
+            k = k.data
+        elif isinstance(k, list):
+            k = xp.asarray(k)
+        if hasattr(k, "dtype") and hasattr(k, "ndim") and not np.isscalar(k):
+            if k.dtype == bool:
+                out.extend(xp.nonzero(k))
+                advanced = True
+                continue
+            if k.ndim == 0 and k.dtype.kind in "iu":
+                k = int(k)
+            else:
+                advanced = True
+        out.append(k)
+    return tuple(out), advanced
+
+
+class GetItem(Function):
+    """y = x[key]"""
+
+    def __init__(self, key, advanced):
+        self.key, self.advanced = key, advanced
+
+    def forward(self, x):
+        y = x[self.key]
+        return y
+
+    def backward(self, gy):
+        return GetItemGrad(self.key, self.advanced, self.inputs[0].shape)(gy)
+
+
+class GetItemGrad(Function):
+    """gx = zeros(shape); gx[key] += gy — the adjoint of GetItem"""
+
+    def __init__(self, key, advanced, shape):
+        self.key, self.advanced, self.shape = key, advanced, shape
+
+    def forward(self, gy):
+        gx = _xp(gy).zeros(self.shape, dtype=gy.dtype)
+        if self.advanced:
+            _scatter_add_into(gx, self.key, gy)
+        else:
+            gx[self.key] = gy
+        return gx
+
+    def backward(self, ggx):
+        return GetItem(self.key, self.advanced)(ggx)
+
+
+def getitem(x, key):
+    xp = _xp(x.data)
+    key, advanced = _normalize_key(key, xp)
+    return GetItem(key, advanced)(x)
+
+
+def _gather_key(index, dim):
+    """The advanced-index tuple that reads x[i0, ..., index[i], ..., ik]."""
+    xp = _xp(index)
+    grids = list(xp.indices(index.shape, sparse=True)) if index.ndim else []
+    grids[dim] = index
+    return tuple(grids)
+
+
+class Gather(Function):
+    """y[i][j][k] = x[i][index[i][j][k]][k]  (for dim = 1), as torch.gather"""
+
+    def __init__(self, dim, index):
+        self.dim, self.index = dim, index
+
+    def forward(self, x):
+        return x[_gather_key(self.index, self.dim)]
+
+    def backward(self, gy):
+        return ScatterAdd(self.dim, self.index, self.inputs[0].shape)(gy)
+
+
+class ScatterAdd(Function):
+    """out = zeros(shape); out[..index..] += src — the adjoint of Gather"""
+
+    def __init__(self, dim, index, shape):
+        self.dim, self.index, self.shape = dim, index, shape
+
+    def forward(self, src):
+        out = _xp(src).zeros(self.shape, dtype=src.dtype)
+        _scatter_add_into(out, _gather_key(self.index, self.dim), src)
+        return out
+
+    def backward(self, gout):
+        return Gather(self.dim, self.index)(gout)
+
+
+def _index_array(index):
+    from ..tensor import Tensor
+    return index.data if isinstance(index, Tensor) else index
+
+
+def gather(x, dim, index):
+    index = _index_array(index)
+    dim %= max(x.ndim, 1)
+    if index.ndim != x.ndim:
+        raise RuntimeError(f"gather: index has {index.ndim} dims but input has {x.ndim}")
+    for d in range(x.ndim):
+        if d != dim and index.shape[d] > x.shape[d]:
+            raise RuntimeError(f"gather: index size {index.shape[d]} exceeds input size "
+                               f"{x.shape[d]} in dim {d}")
+    return Gather(dim, index.astype(np.int64, copy=False))(x)
+
+
+def scatter_add(src, dim, index, shape):
+    """A new tensor of ``shape``, zero except ``out[..index..] += src`` (differentiable in src)."""
+    index = _index_array(index)
+    return ScatterAdd(dim % len(shape), index.astype(np.int64, copy=False), tuple(shape))(src)
+
+
+def index_select(x, dim, index):
+    index = _index_array(index)
+    key = (slice(None),) * (dim % x.ndim) + (index,)
+    return getitem(x, key)

@@ -1,0 +1,2 @@
+"""``tinygen.nn``: layers, containers and initialisers."""
+from . import functional
