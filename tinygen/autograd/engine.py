@@ -79,7 +79,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             elif inputs is None and y.requires_grad:
                 _add_to_leaf(y, gy, create_graph)
             continue
-        slots = buffers.setdefault(y.grad_fn, [None] * _n_outputs(y.grad_fn))
+        slots = buffers.setdefault(y.grad_fn, [None] * y.grad_fn.n_outputs)
         slots[y._output_index] = _accumulate(slots[y._output_index], gy)
 
     ready = [fn for fn in roots if pending[fn] == 0]
@@ -88,10 +88,9 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     try:
         while ready:
             fn = ready.pop()
-            grads = buffers.pop(fn, None) or [None] * _n_outputs(fn)
-            retained = fn.__dict__.get("_retained")
-            if retained:
-                _fill_retained(retained, grads, create_graph)
+            grads = buffers.pop(fn, None) or [None] * fn.n_outputs
+            if fn._retained:
+                _fill_retained(fn._retained, grads, create_graph)
             if inputs is not None:
                 for i, g in enumerate(grads):
                     k = wanted_node.get((fn, i))
@@ -145,7 +144,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                     else:
                         slots = buffers.get(producer)
                         if slots is None:
-                            slots = buffers[producer] = [None] * _n_outputs(producer)
+                            slots = buffers[producer] = [None] * producer.n_outputs
                         i = x._output_index
                         slots[i] = _accumulate(slots[i], gx)
                 if producer is not None:
@@ -160,10 +159,6 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     if inputs is not None:
         return captured
     return None
-
-
-def _n_outputs(fn):
-    return getattr(fn, "n_outputs", 1)
 
 
 def _add_to_leaf(leaf, g, create_graph):

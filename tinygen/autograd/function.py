@@ -22,10 +22,13 @@ import numpy as np
 from .grad_mode import state
 
 _ndarray = np.ndarray
+Tensor = None   # set by tensor.py once the class exists (it imports this module first)
 
 
 class Function:
     retain_output = False   # keep the forward outputs' arrays for backward
+    n_outputs = 1            # how many outputs forward returns
+    _retained = None         # {output index: weakref} for tensors that called retain_grad()
 
     inputs = None            # the input Tensors while the graph is alive
     needs_input_grad = ()    # which inputs want a gradient
@@ -41,7 +44,6 @@ class Function:
 
     def output(self, i: int = 0):
         """Output ``i`` as a Tensor node of this function (for use in backward)."""
-        from .tensor import Tensor
         return Tensor._make(self._outputs[i], self, i)
 
     @property
@@ -50,34 +52,50 @@ class Function:
 
     # -- machinery -------------------------------------------------------
     def __call__(self, *inputs):
-        from .tensor import Tensor
-        xs = tuple(x.data for x in inputs)
-        first = type(xs[0])
-        for d in xs:
-            if type(d) is not first:
-                xs, first = _unify_backends(self, inputs)
-                break
-        requires_grad = state.grad_enabled and any(x.requires_grad for x in inputs)
+        grad_on = state.grad_enabled
+        if len(inputs) == 1:        # the common case, kept short: this runs for every op
+            xs = (inputs[0].data,)
+            first = type(xs[0])
+            requires_grad = grad_on and inputs[0].requires_grad
+            if requires_grad:
+                self.needs_input_grad = (True,)
+        else:
+            xs = tuple([x.data for x in inputs])
+            first = type(xs[0])
+            for d in xs:
+                if type(d) is not first:
+                    xs, first = _unify_backends(self, inputs)
+                    break
+            requires_grad = False
+            if grad_on:
+                needs = tuple([x.requires_grad for x in inputs])
+                requires_grad = True in needs
+                if requires_grad:
+                    self.needs_input_grad = needs
         self.requires_grad = requires_grad
-        if requires_grad:
-            self.needs_input_grad = tuple(x.requires_grad for x in inputs)
         ys = self.forward(*xs)
         single = not isinstance(ys, tuple)
         if single:
-            ys = (ys,)
+            if first is _ndarray and type(ys) is not _ndarray:
+                ys = np.asarray(ys)   # NumPy turns 0-d results into scalars; keep arrays
+            if state.anomaly:
+                _check_finite(self, inputs, (ys,), "forward")
+            if requires_grad:
+                self.inputs = inputs
+                if self.retain_output:
+                    self._outputs = (ys,)
+                return Tensor._make(ys, self, 0)
+            return Tensor._make(ys, None, 0)
         if first is _ndarray:
-            # NumPy turns 0-d results into scalars; keep every Tensor's data an ndarray
-            ys = tuple(y if type(y) is _ndarray else np.asarray(y) for y in ys)
+            ys = tuple([y if type(y) is _ndarray else np.asarray(y) for y in ys])
         if state.anomaly:
             _check_finite(self, inputs, ys, "forward")
         if requires_grad:
             self.inputs = inputs
             if self.retain_output:
                 self._outputs = ys
-            outs = tuple(Tensor._make(y, self, i) for i, y in enumerate(ys))
-        else:
-            outs = tuple(Tensor._make(y, None, 0) for y in ys)
-        return outs[0] if single else outs
+            return tuple([Tensor._make(y, self, i) for i, y in enumerate(ys)])
+        return tuple([Tensor._make(y, None, 0) for y in ys])
 
     def release(self):
         """Drop the saved inputs and arrays: the graph below this node is freed."""

@@ -6,6 +6,8 @@ Leaves that have ``requires_grad=True`` collect gradients in ``grad``.
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .. import backend as _backend
@@ -207,9 +209,9 @@ class Tensor:
         if self.grad_fn is None:
             return self
         fn = self.grad_fn
-        retained = fn.__dict__.setdefault("_retained", {})
-        import weakref
-        retained[self._output_index] = weakref.ref(self)
+        if fn._retained is None:
+            fn._retained = {}
+        fn._retained[self._output_index] = weakref.ref(self)
         self._retains_grad = True
         return self
 
@@ -585,6 +587,14 @@ class Tensor:
     def normal_(self, mean=0.0, std=1.0):
         from ..random import normal_array
         return self._set(normal_array(self.shape, mean, std, self.dtype, self.device))
+
+
+# modules that tensor.py imports cannot import Tensor at their top; hand it to them now
+from . import function as _function_module  # noqa: E402
+from .ops import arithmetic as _arithmetic_module  # noqa: E402
+
+_function_module.Tensor = Tensor
+_arithmetic_module.Tensor = Tensor
 
 
 def _arg(t, dim, keepdim, name):

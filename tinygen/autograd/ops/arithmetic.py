@@ -10,6 +10,8 @@ import numpy as np
 
 from ..function import Function
 
+Tensor = None   # set by tensor.py (which imports this module before Tensor exists)
+
 
 def lift(value, like):
     """Turn a Python/NumPy scalar into a constant 0-d Tensor next to ``like``.
@@ -17,9 +19,9 @@ def lift(value, like):
     The scalar takes ``like``'s dtype, so ``x * 0.5`` stays float32 (no silent
     float64 promotion); an integer tensor meeting a float becomes float32.
     """
-    from ..tensor import Tensor, get_default_dtype
     if isinstance(value, Tensor):
         return value
+    from ..tensor import get_default_dtype
     xp = _module_of(like.data)
     dtype = like.dtype
     if dtype.kind in "biu" and isinstance(value, (float, np.floating)):
@@ -200,7 +202,6 @@ def neg(x):
 
 
 def pow(a, b):
-    from ..tensor import Tensor
     if isinstance(b, Tensor):
         if not isinstance(a, Tensor):
             a = lift(a, b)

@@ -1,0 +1,34 @@
+"""Small timing helpers shared by the benchmarks: best-of-N wall time, and PyTorch if present."""
+import time
+
+
+def best_time(fn, repeats=5, warmup=2, inner=1):
+    """Best wall time of ``fn`` over ``repeats`` runs (each runs ``fn`` ``inner`` times), in s."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        best = min(best, (time.perf_counter() - start) / inner)
+    return best
+
+
+def try_torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(__import__("os").cpu_count() or 1)
+    return torch
+
+
+def report(rows, title):
+    """Print a table: case, tinygen time, PyTorch time, ratio."""
+    print(f"\n{title}")
+    print(f"{'case':44s} {'tinygen':>12s} {'pytorch':>12s} {'ratio':>7s}")
+    for name, ours, theirs in rows:
+        t = f"{theirs * 1e3:10.3f}ms" if theirs else "         n/a"
+        r = f"{ours / theirs:6.2f}x" if theirs else "    n/a"
+        print(f"{name:44s} {ours * 1e3:10.3f}ms {t} {r}")
