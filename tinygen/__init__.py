@@ -13,7 +13,8 @@ from .autograd.ops import (exp, log, sqrt, abs, clamp, maximum, minimum, where, 
                            stack, split, chunk, gather, reshape, permute, transpose, squeeze,
                            unsqueeze, flatten, logsumexp, erf)
 from .autograd.ops import sum, mean, var, std, max, min  # noqa: A004  (PyTorch's names)
-from . import nn
+from . import nn, optim
+from .serialization import save, load, CheckpointError
 
 clip = clamp
 float32 = _np.dtype(_np.float32)

@@ -1,2 +1,5 @@
-"""``tinygen.nn``: layers, containers and initialisers."""
-from . import functional
+"""``tinygen.nn``: layers, containers, losses and initialisers, with PyTorch's names."""
+from . import functional, init, utils
+from .module import Module
+from .parameter import Parameter
+from .modules import *  # noqa: F401,F403  (the layer classes)

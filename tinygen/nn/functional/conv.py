@@ -1,0 +1,297 @@
+"""2-D convolution and transposed convolution (NCHW, PyTorch's weight layouts).
+
+Shapes, for one spatial axis (the other is the same):
+
+    conv:        H_out = ⌊(H + 2p - d(k-1) - 1) / s⌋ + 1
+    transposed:  H_out = (H - 1)s - 2p + d(k-1) + output_padding + 1
+
+**conv2d** (im2col + one GEMM). After padding, the input is viewed — without
+copying — as ``cols[n, c, i, j, y, x] = x_pad[n, c, y·s + i·d, x·s + j·d]``, a
+sliding-window view made by ``as_strided``. One GEMM contracts it with the
+weight ``W[o, c, i, j]``:
+
+    y[n, o, y, x] = Σ_{c,i,j} W[o, c, i, j] · cols[n, c, i, j, y, x] + b[o]
+
+**conv_transpose2d** is the adjoint (the input gradient) of conv2d. One GEMM
+makes ``cols[o, i, j, n, y, x] = Σ_c W[c, o, i, j] · x[n, c, y, x]``, and col2im
+adds each of the k_h·k_w kernel taps into the output with one strided slice:
+
+    out[n, o, y·s + i·d, x·s + j·d] += cols[o, i, j, n, y, x]     (then crop p)
+
+**The weight gradient** is its own differentiable Function, ``Conv2dGradW``:
+
+    ∂L/∂W[o, c, i, j] = Σ_{n,y,x} ∂L/∂y[n, o, y, x] · cols[n, c, i, j, y, x]
+
+Each backward is built from these three Functions, so gradients of gradients
+(double backward) work through both convolutions:
+
+    conv2d:            ∂x = conv_transpose2d(∂y, W),  ∂W = Conv2dGradW(x, ∂y)
+    conv_transpose2d:  ∂x = conv2d(∂y, W),            ∂W = Conv2dGradW(∂y, x)
+
+Groups split the channels into G independent convolutions; the GEMM is then a
+batched matmul over G. On CuPy the same code runs (cuBLAS does the GEMMs); no
+custom kernel is used because none has been measured to pay yet.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd.function import Function
+from ...autograd.ops import sum as reduce_sum, pad as pad_op, reshape
+from ...backend import get_array_module
+
+
+def _pair(v, name):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair, got {v}")
+        return (int(v[0]), int(v[1]))
+    return (int(v), int(v))
+
+
+def conv_output_size(size, kernel, stride, padding, dilation):
+    """⌊(H + 2p - d(k-1) - 1) / s⌋ + 1"""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv_transpose_output_size(size, kernel, stride, padding, dilation, output_padding):
+    """(H - 1)s - 2p + d(k-1) + output_padding + 1"""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def _as_strided(xp, array, shape, strides):
+    if xp is np:
+        return np.lib.stride_tricks.as_strided(array, shape, strides, writeable=False)
+    return xp.lib.stride_tricks.as_strided(array, shape, strides)
+
+
+def sliding_windows(x, kernel, stride, padding, dilation):
+    """The im2col view ``cols[n, c, i, j, y, x] = x_pad[n, c, y·s + i·d, x·s + j·d]``.
+
+    No data is copied except the zero padding; the GEMM that consumes the view
+    does the one copy it needs.
+    """
+    xp = get_array_module(x)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    if ph or pw:
+        x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, c, h, w = x.shape
+    ho = (h - dh * (kh - 1) - 1) // sh + 1
+    wo = (w - dw * (kw - 1) - 1) // sw + 1
+    s0, s1, s2, s3 = x.strides
+    return _as_strided(xp, x, (n, c, kh, kw, ho, wo), (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw))
+
+
+def _conv_forward(x, weight, stride, padding, dilation, groups):
+    """y = W ⋆ x by im2col and one (batched over groups) GEMM."""
+    xp = get_array_module(x)
+    cout, cin_g, kh, kw = weight.shape
+    cols = sliding_windows(x, (kh, kw), stride, padding, dilation)
+    n, c, _, _, ho, wo = cols.shape
+    if groups == 1:
+        # (Cout, C·kh·kw) @ (C·kh·kw, N·Ho·Wo): tensordot makes the one im2col copy
+        y = xp.tensordot(weight, cols, axes=([1, 2, 3], [1, 2, 3]))      # (Cout, N, Ho, Wo)
+        return y.transpose(1, 0, 2, 3)
+    g = groups
+    cols_g = cols.reshape(n, g, cin_g, kh, kw, ho, wo).transpose(1, 2, 3, 4, 0, 5, 6)
+    cols_g = cols_g.reshape(g, cin_g * kh * kw, n * ho * wo)
+    w_g = weight.reshape(g, cout // g, cin_g * kh * kw)
+    y = xp.matmul(w_g, cols_g).reshape(cout, n, ho, wo)
+    return y.transpose(1, 0, 2, 3)
+
+
+def _conv_transpose_forward(x, weight, stride, padding, dilation, groups, output_size):
+    """out = Wᵀ x scattered back by col2im: k_h·k_w strided additions, then crop."""
+    xp = get_array_module(x)
+    cin, cout_g, kh, kw = weight.shape
+    n, _, h, w = x.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    g = groups
+    cout = cout_g * g
+    if g == 1:
+        cols = xp.tensordot(weight, x, axes=([0], [1]))                 # (Cout, kh, kw, N, H, W)
+    else:
+        x_g = x.reshape(n, g, cin // g, h * w).transpose(1, 2, 0, 3).reshape(g, cin // g, n * h * w)
+        w_g = weight.reshape(g, cin // g, cout_g * kh * kw).transpose(0, 2, 1)
+        cols = xp.matmul(w_g, x_g).reshape(cout, kh, kw, n, h, w)
+    hout, wout = output_size
+    full_h = max(hout + 2 * ph, (h - 1) * sh + dh * (kh - 1) + 1)
+    full_w = max(wout + 2 * pw, (w - 1) * sw + dw * (kw - 1) + 1)
+    out = xp.zeros((cout, n, full_h, full_w), dtype=cols.dtype)
+    for i in range(kh):                      # k_h·k_w strided accumulations (col2im)
+        for j in range(kw):
+            out[:, :, i * dh: i * dh + sh * (h - 1) + 1: sh,
+                j * dw: j * dw + sw * (w - 1) + 1: sw] += cols[:, i, j]
+    return out[:, :, ph: ph + hout, pw: pw + wout].transpose(1, 0, 2, 3)
+
+
+def _weight_grad(x, gy, kernel, stride, padding, dilation, groups):
+    """∂L/∂W[o, c, i, j] = Σ_{n,y,x} ∂L/∂y[n, o, y, x] · cols[n, c, i, j, y, x]"""
+    xp = get_array_module(x)
+    kh, kw = kernel
+    cols = sliding_windows(x, kernel, stride, padding, dilation)
+    n, c, _, _, ho, wo = cols.shape
+    # the view may be a little larger than gy when the last window was dropped; trim it
+    cols = cols[:, :, :, :, :gy.shape[2], :gy.shape[3]]
+    ho, wo = gy.shape[2], gy.shape[3]
+    if groups == 1:
+        return xp.tensordot(gy, cols, axes=([0, 2, 3], [0, 4, 5]))       # (Cout, C, kh, kw)
+    g = groups
+    cout = gy.shape[1]
+    gy_g = gy.reshape(n, g, cout // g, ho * wo).transpose(1, 2, 0, 3).reshape(g, cout // g, n * ho * wo)
+    cols_g = cols.reshape(n, g, c // g, kh, kw, ho, wo).transpose(1, 0, 5, 6, 2, 3, 4)
+    cols_g = cols_g.reshape(g, n * ho * wo, (c // g) * kh * kw)
+    return xp.matmul(gy_g, cols_g).reshape(cout, c // g, kh, kw)
+
+
+class Conv2d(Function):
+    """y = conv2d(x, W) + b  (see the module docstring for the math)"""
+
+    def __init__(self, stride, padding, dilation, groups):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+
+    def forward(self, x, weight, bias=None):
+        y = _conv_forward(x, weight, self.stride, self.padding, self.dilation, self.groups)
+        if bias is not None:
+            y = y + bias.reshape(1, -1, 1, 1)
+        return y
+
+    def backward(self, gy):
+        x, weight = self.inputs[0], self.inputs[1]
+        needs = self.needs_input_grad
+        geometry = (self.stride, self.padding, self.dilation, self.groups)
+        gx = gw = gb = None
+        if needs[0]:
+            gx = ConvTranspose2d(*geometry, output_size=x.shape[2:])(gy, weight)
+        if needs[1]:
+            gw = Conv2dGradW(weight.shape[2:], *geometry)(x, gy)
+        if len(needs) > 2 and needs[2]:
+            gb = reduce_sum(gy, (0, 2, 3))
+        return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
+
+
+class ConvTranspose2d(Function):
+    """y = conv_transpose2d(x, W) + b, the adjoint of conv2d"""
+
+    def __init__(self, stride, padding, dilation, groups, output_size):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.output_size = tuple(output_size)
+
+    def forward(self, x, weight, bias=None):
+        y = _conv_transpose_forward(x, weight, self.stride, self.padding, self.dilation,
+                                    self.groups, self.output_size)
+        if bias is not None:
+            y = y + bias.reshape(1, -1, 1, 1)
+        return y
+
+    def backward(self, gy):
+        x, weight = self.inputs[0], self.inputs[1]
+        needs = self.needs_input_grad
+        geometry = (self.stride, self.padding, self.dilation, self.groups)
+        gx = gw = gb = None
+        if needs[0]:
+            gx = _crop_to(Conv2d(*geometry)(gy, weight), x.shape)
+        if needs[1]:
+            gw = Conv2dGradW(weight.shape[2:], *geometry)(gy, x)
+        if len(needs) > 2 and needs[2]:
+            gb = reduce_sum(gy, (0, 2, 3))
+        return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
+
+
+class Conv2dGradW(Function):
+    """gW = Σ_{n,y,x} gy[n, o, y, x] · x_pad[n, c, y·s + i·d, x·s + j·d]  (bilinear in x and gy)"""
+
+    def __init__(self, kernel, stride, padding, dilation, groups):
+        self.kernel = tuple(kernel)
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+
+    def forward(self, x, gy):
+        return _weight_grad(x, gy, self.kernel, self.stride, self.padding, self.dilation,
+                            self.groups)
+
+    def backward(self, ggw):
+        x, gy = self.inputs
+        nx, ngy = self.needs_input_grad
+        geometry = (self.stride, self.padding, self.dilation, self.groups)
+        gx = ConvTranspose2d(*geometry, output_size=x.shape[2:])(gy, ggw) if nx else None
+        ggy = _crop_to(Conv2d(*geometry)(x, ggw), gy.shape) if ngy else None
+        return gx, ggy
+
+
+def _crop_to(t, shape):
+    """Drop trailing rows/cols: when output_padding ≥ stride (allowed if < dilation), the
+    adjoint conv covers a little more than the tensor it differentiates."""
+    if t.shape[2:] == tuple(shape[2:]):
+        return t
+    return t[:, :, :shape[2], :shape[3]]
+
+
+def _check_conv_args(x, weight, groups, transposed):
+    if x.ndim != 4:
+        raise ValueError(f"expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
+    if weight.ndim != 4:
+        raise ValueError(f"expected a 4-D weight, got shape {tuple(weight.shape)}")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"input dtype {x.dtype} and weight dtype {weight.dtype} differ; "
+                        f"convert one with .to('{weight.dtype}')")
+    cin = x.shape[1]
+    if transposed:
+        if weight.shape[0] != cin:
+            raise ValueError(f"conv_transpose2d: input has {cin} channels but the weight "
+                             f"(Cin, Cout/groups, kh, kw) = {tuple(weight.shape)} expects "
+                             f"{weight.shape[0]}")
+    elif weight.shape[1] * groups != cin:
+        raise ValueError(f"conv2d: input has {cin} channels but the weight (Cout, Cin/groups, "
+                         f"kh, kw) = {tuple(weight.shape)} with groups={groups} expects "
+                         f"{weight.shape[1] * groups}")
+    if cin % groups:
+        raise ValueError(f"{cin} input channels are not divisible by groups={groups}")
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """PyTorch's F.conv2d. ``padding`` is an int, a pair, 'valid' or 'same' (stride 1)."""
+    _check_conv_args(x, weight, groups, transposed=False)
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    kh, kw = weight.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = (0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError("padding='same' needs stride 1 (as in PyTorch)")
+            total = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
+            before = (total[0] // 2, total[1] // 2)
+            if total[0] % 2 or total[1] % 2:   # even kernel: the extra row/col goes after
+                x = pad_op(x, (before[1], total[1] - before[1], before[0], total[0] - before[0]))
+                padding = (0, 0)
+            else:
+                padding = before
+        else:
+            raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', not {padding!r}")
+    padding = _pair(padding, "padding")
+    for axis, size in enumerate(x.shape[2:]):
+        if conv_output_size(size, (kh, kw)[axis], stride[axis], padding[axis], dilation[axis]) < 1:
+            raise ValueError(f"conv2d: input of spatial size {tuple(x.shape[2:])} is smaller "
+                             f"than the (dilated) kernel {kh}x{kw} after padding {padding}")
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Conv2d(stride, padding, dilation, groups)(*inputs)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """PyTorch's F.conv_transpose2d; ``output_padding`` picks among the output sizes that a
+    strided conv2d maps to the same input size (it must be < stride or < dilation)."""
+    _check_conv_args(x, weight, groups, transposed=True)
+    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+    dilation, output_padding = _pair(dilation, "dilation"), _pair(output_padding, "output_padding")
+    for op, s, d in zip(output_padding, stride, dilation):
+        if not (op < s or op < d):
+            raise ValueError(f"output_padding {output_padding} must be smaller than stride "
+                             f"{stride} or dilation {dilation}")
+    kh, kw = weight.shape[2:]
+    output_size = tuple(conv_transpose_output_size(size, k, s, p, d, op) for size, k, s, p, d, op in
+                        zip(x.shape[2:], (kh, kw), stride, padding, dilation, output_padding))
+    if min(output_size) < 1:
+        raise ValueError(f"conv_transpose2d: output size {output_size} is not positive")
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return ConvTranspose2d(stride, padding, dilation, groups, output_size)(*inputs)

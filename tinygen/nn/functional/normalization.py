@@ -1,0 +1,198 @@
+"""Normalization: batch_norm (fused kernel), layer_norm, group_norm, instance_norm.
+
+All of them compute x̂ = (x - μ) / √(σ² + ε) over some axes, then y = γ x̂ + β.
+
+batch_norm in training mode is one Function with a closed-form backward. With
+M values per channel, g = ∂L/∂y:
+
+    ∂L/∂β = Σ g        ∂L/∂γ = Σ g·x̂
+    ∂L/∂x = γ/(M √(σ² + ε)) · (M g - Σ g - x̂ Σ g·x̂)
+
+When a graph of the gradient is wanted (create_graph=True, e.g. a gradient
+penalty through a batch-normed network) the same formula is evaluated with
+tinygen ops on a recomputed x̂, so the backward is itself differentiable;
+otherwise it runs on raw arrays (the fused fast path).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd.function import Function
+from ...autograd.grad_mode import state
+from ...autograd import ops
+from ...backend import get_array_module
+
+
+def _const(array):
+    from ...autograd.tensor import Tensor
+    return Tensor._make(array, None, 0)
+
+
+def _channel_shape(x):
+    return (1, -1) + (1,) * (x.ndim - 2)
+
+
+class BatchNormTrain(Function):
+    """y = γ (x - μ_B)/√(σ²_B + ε) + β with batch statistics (see module docstring)."""
+
+    def __init__(self, eps):
+        self.eps = eps
+
+    def forward(self, x, weight, bias):
+        xp = get_array_module(x)
+        axes = (0,) + tuple(range(2, x.ndim))
+        count = x.size // x.shape[1]
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        # Σ (x-μ)² per channel without a squared temporary
+        letters = "abcdefgh"[:x.ndim]
+        sq_sum = xp.einsum(f"{letters},{letters}->b", centered, centered)
+        var = sq_sum / count
+        inv_std = 1.0 / xp.sqrt(var + x.dtype.type(self.eps))
+        x_hat = centered * inv_std.reshape(_channel_shape(x))
+        self.x_hat, self.inv_std = x_hat, inv_std
+        self.batch_mean, self.batch_var = mean.reshape(-1), var   # for the running statistics
+        return x_hat * weight.reshape(_channel_shape(x)) + bias.reshape(_channel_shape(x))
+
+    def backward(self, gy):
+        x, weight, _ = self.inputs
+        if state.grad_enabled:
+            return self._backward_differentiable(gy)
+        xp = get_array_module(gy.data)
+        g = gy.data
+        axes = (0,) + tuple(range(2, g.ndim))
+        shape = _channel_shape(g)
+        count = g.size // g.shape[1]
+        g_sum = g.sum(axis=axes)
+        g_xhat_sum = (g * self.x_hat).sum(axis=axes)
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            scale = (weight.data * self.inv_std / count).reshape(shape)
+            gx = _const(scale * (count * g - g_sum.reshape(shape) - self.x_hat * g_xhat_sum.reshape(shape)))
+        if self.needs_input_grad[1]:
+            gw = _const(g_xhat_sum.astype(weight.dtype, copy=False))
+        if self.needs_input_grad[2]:
+            gb = _const(g_sum.astype(weight.dtype, copy=False))
+        return gx, gw, gb
+
+    def _backward_differentiable(self, gy):
+        x, weight, _ = self.inputs
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = _channel_shape(x)
+        count = x.data.size // x.shape[1]
+        centered = x - ops.mean(x, axes, keepdim=True)
+        inv_std = (ops.mean(centered * centered, axes, keepdim=True) + self.eps) ** -0.5
+        x_hat = centered * inv_std
+        g_sum = ops.sum(gy, axes, keepdim=True)
+        g_xhat_sum = ops.sum(gy * x_hat, axes, keepdim=True)
+        gx = (ops.reshape(weight, shape) * inv_std * (1.0 / count)) * \
+            (gy * float(count) - g_sum - x_hat * g_xhat_sum)
+        return gx, ops.reshape(g_xhat_sum, weight.shape), ops.reshape(g_sum, weight.shape)
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """PyTorch's F.batch_norm for (N, C) and (N, C, ...) inputs.
+
+    In training the batch statistics normalize, and the running statistics are
+    updated in place: r ← (1 - momentum) r + momentum · stat, with the
+    *unbiased* batch variance for running_var. In eval the running statistics
+    normalize.
+    """
+    from ...autograd.tensor import Tensor
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm expects (N, C) or (N, C, ...) input, got {tuple(x.shape)}")
+    channels = x.shape[1]
+    xp = get_array_module(x.data)
+    if training:
+        count = x.data.size // channels
+        if count < 2:
+            raise ValueError(f"batch_norm in training needs more than 1 value per channel "
+                             f"(input shape {tuple(x.shape)})")
+        w = weight if weight is not None else _const(xp.ones(channels, dtype=x.dtype))
+        b = bias if bias is not None else _const(xp.zeros(channels, dtype=x.dtype))
+        fn = BatchNormTrain(eps)
+        y = fn(x, w, b)
+        if running_mean is not None:
+            m = momentum
+            rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
+            rv = running_var.data if isinstance(running_var, Tensor) else running_var
+            rm *= 1 - m
+            rm += m * fn.batch_mean.astype(rm.dtype, copy=False)
+            rv *= 1 - m
+            rv += (m * count / (count - 1)) * fn.batch_var.astype(rv.dtype, copy=False)
+        return y
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm in eval mode needs running_mean and running_var")
+    rm = running_mean if isinstance(running_mean, Tensor) else _const(running_mean)
+    rv = running_var if isinstance(running_var, Tensor) else _const(running_var)
+    shape = _channel_shape(x)
+    y = (x - ops.reshape(rm.detach(), shape)) * ops.reshape((rv.detach() + eps) ** -0.5, shape)
+    if weight is not None:
+        y = y * ops.reshape(weight, shape)
+    if bias is not None:
+        y = y + ops.reshape(bias, shape)
+    return y
+
+
+def _normalize(x, axes, eps):
+    """x̂ = (x - mean) / √(biased var + ε) over ``axes`` (composite: differentiable twice)."""
+    centered = x - ops.mean(x, axes, keepdim=True)
+    return centered * (ops.mean(centered * centered, axes, keepdim=True) + eps) ** -0.5
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the last len(normalized_shape) dims; γ, β have that shape."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    if tuple(x.shape[-len(normalized_shape):]) != normalized_shape:
+        raise ValueError(f"layer_norm: input shape {tuple(x.shape)} does not end with "
+                         f"normalized_shape {normalized_shape}")
+    axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    y = _normalize(x, axes, eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """Split C channels into groups and normalize each (sample, group) over its channels and pixels."""
+    n, c = x.shape[:2]
+    if c % num_groups:
+        raise ValueError(f"group_norm: {c} channels are not divisible by {num_groups} groups")
+    grouped = ops.reshape(x, (n, num_groups, -1))
+    y = ops.reshape(_normalize(grouped, (2,), eps), x.shape)
+    shape = _channel_shape(x)
+    if weight is not None:
+        y = y * ops.reshape(weight, shape)
+    if bias is not None:
+        y = y + ops.reshape(bias, shape)
+    return y
+
+
+def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Normalize each (sample, channel) over its pixels (CycleGAN's normalization)."""
+    axes = tuple(range(2, x.ndim))
+    shape = _channel_shape(x)
+    if use_input_stats:
+        y = _normalize(x, axes, eps)
+        if running_mean is not None:
+            data = x.data
+            count = int(np.prod(x.shape[2:]))
+            m = momentum
+            running_mean.data *= 1 - m
+            running_mean.data += m * data.mean(axis=axes).mean(axis=0)
+            running_var.data *= 1 - m
+            running_var.data += m * (data.var(axis=axes) * count / max(count - 1, 1)).mean(axis=0)
+    else:
+        y = (x - ops.reshape(running_mean.detach(), shape)) * \
+            ops.reshape((running_var.detach() + eps) ** -0.5, shape)
+    if weight is not None:
+        y = y * ops.reshape(weight, shape)
+    if bias is not None:
+        y = y + ops.reshape(bias, shape)
+    return y
