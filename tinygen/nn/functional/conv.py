@@ -83,65 +83,71 @@ def sliding_windows(x, kernel, stride, padding, dilation):
 
 
 def _conv_forward(x, weight, stride, padding, dilation, groups):
-    """y = W ⋆ x by im2col and one (batched over groups) GEMM."""
+    """y = W ⋆ x: im2col copy in (N, C·kh·kw, Ho·Wo) order, then one batched GEMM.
+
+    That order copies the sliding view with its innermost axis (Wo) nearly
+    contiguous, and the product W (Cout, K) @ cols (N, K, L) lands directly in
+    NCHW order, so nothing downstream sees a transposed layout.
+    """
     xp = get_array_module(x)
     cout, cin_g, kh, kw = weight.shape
     cols = sliding_windows(x, (kh, kw), stride, padding, dilation)
     n, c, _, _, ho, wo = cols.shape
-    if groups == 1:
-        # (Cout, C·kh·kw) @ (C·kh·kw, N·Ho·Wo): tensordot makes the one im2col copy
-        y = xp.tensordot(weight, cols, axes=([1, 2, 3], [1, 2, 3]))      # (Cout, N, Ho, Wo)
-        return y.transpose(1, 0, 2, 3)
     g = groups
-    cols_g = cols.reshape(n, g, cin_g, kh, kw, ho, wo).transpose(1, 2, 3, 4, 0, 5, 6)
-    cols_g = cols_g.reshape(g, cin_g * kh * kw, n * ho * wo)
+    cols = cols.reshape(n, g, cin_g * kh * kw, ho * wo)            # the one im2col copy
     w_g = weight.reshape(g, cout // g, cin_g * kh * kw)
-    y = xp.matmul(w_g, cols_g).reshape(cout, n, ho, wo)
-    return y.transpose(1, 0, 2, 3)
+    y = xp.matmul(w_g, cols) if g > 1 else xp.matmul(w_g[0], cols[:, 0])
+    return y.reshape(n, cout, ho, wo)
 
 
 def _conv_transpose_forward(x, weight, stride, padding, dilation, groups, output_size):
-    """out = Wᵀ x scattered back by col2im: k_h·k_w strided additions, then crop."""
+    """out = Wᵀ x scattered back by col2im: one batched GEMM, k_h·k_w strided additions, crop."""
     xp = get_array_module(x)
     cin, cout_g, kh, kw = weight.shape
     n, _, h, w = x.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     g = groups
     cout = cout_g * g
-    if g == 1:
-        cols = xp.tensordot(weight, x, axes=([0], [1]))                 # (Cout, kh, kw, N, H, W)
-    else:
-        x_g = x.reshape(n, g, cin // g, h * w).transpose(1, 2, 0, 3).reshape(g, cin // g, n * h * w)
-        w_g = weight.reshape(g, cin // g, cout_g * kh * kw).transpose(0, 2, 1)
-        cols = xp.matmul(w_g, x_g).reshape(cout, kh, kw, n, h, w)
+    # cols[n, i, j, o, y, x] = Σ_c W[c, o, i, j] x[n, c, y, x]; taps (i, j) outermost after n,
+    # so each tap's (Cout, H·W) block is contiguous for the strided additions below
+    w_t = weight.reshape(g, cin // g, cout_g, kh * kw).transpose(0, 3, 2, 1)     # (G, k, Cout_g, Cin_g)
+    w_t = xp.ascontiguousarray(w_t).reshape(g, kh * kw * cout_g, cin // g)
+    x_g = x.reshape(n, g, cin // g, h * w)
+    cols = xp.matmul(w_t, x_g) if g > 1 else xp.matmul(w_t[0], x_g[:, 0])
+    # (N, G, k, Cout_g, HW) → (N, k, Cout, H, W)
+    cols = cols.reshape(n, g, kh * kw, cout_g, h, w)
+    cols = cols.transpose(0, 2, 1, 3, 4, 5).reshape(n, kh, kw, cout, h, w) if g > 1 else \
+        cols.reshape(n, kh, kw, cout, h, w)
     hout, wout = output_size
     full_h = max(hout + 2 * ph, (h - 1) * sh + dh * (kh - 1) + 1)
     full_w = max(wout + 2 * pw, (w - 1) * sw + dw * (kw - 1) + 1)
-    out = xp.zeros((cout, n, full_h, full_w), dtype=cols.dtype)
+    out = xp.zeros((n, cout, full_h, full_w), dtype=cols.dtype)
     for i in range(kh):                      # k_h·k_w strided accumulations (col2im)
         for j in range(kw):
             out[:, :, i * dh: i * dh + sh * (h - 1) + 1: sh,
                 j * dw: j * dw + sw * (w - 1) + 1: sw] += cols[:, i, j]
-    return out[:, :, ph: ph + hout, pw: pw + wout].transpose(1, 0, 2, 3)
+    if ph or pw or full_h != hout or full_w != wout:
+        out = out[:, :, ph: ph + hout, pw: pw + wout]
+    return out
 
 
 def _weight_grad(x, gy, kernel, stride, padding, dilation, groups):
-    """∂L/∂W[o, c, i, j] = Σ_{n,y,x} ∂L/∂y[n, o, y, x] · cols[n, c, i, j, y, x]"""
+    """∂L/∂W[o, c, i, j] = Σ_{n,y,x} ∂L/∂y[n, o, y, x] · cols[n, c, i, j, y, x], as one GEMM
+    (Cout, N·L) @ (N·L, K) per group. cols is copied in (C·kh·kw, N, Ho·Wo) order, which
+    keeps the copy's inner loop contiguous."""
     xp = get_array_module(x)
     kh, kw = kernel
     cols = sliding_windows(x, kernel, stride, padding, dilation)
-    n, c, _, _, ho, wo = cols.shape
-    # the view may be a little larger than gy when the last window was dropped; trim it
-    cols = cols[:, :, :, :, :gy.shape[2], :gy.shape[3]]
+    n, c, _, _, _, _ = cols.shape
     ho, wo = gy.shape[2], gy.shape[3]
-    if groups == 1:
-        return xp.tensordot(gy, cols, axes=([0, 2, 3], [0, 4, 5]))       # (Cout, C, kh, kw)
-    g = groups
-    cout = gy.shape[1]
-    gy_g = gy.reshape(n, g, cout // g, ho * wo).transpose(1, 2, 0, 3).reshape(g, cout // g, n * ho * wo)
-    cols_g = cols.reshape(n, g, c // g, kh, kw, ho, wo).transpose(1, 0, 5, 6, 2, 3, 4)
-    cols_g = cols_g.reshape(g, n * ho * wo, (c // g) * kh * kw)
-    return xp.matmul(gy_g, cols_g).reshape(cout, c // g, kh, kw)
+    # the view may be a little larger than gy when the last window was dropped; trim it
+    cols = cols[:, :, :, :, :ho, :wo]
+    g, cout = groups, gy.shape[1]
+    k = (c // g) * kh * kw
+    cols_t = cols.transpose(1, 2, 3, 0, 4, 5).reshape(g, k, n * ho * wo)          # copy
+    gy_t = gy.reshape(n, g, cout // g, ho * wo).transpose(1, 2, 0, 3).reshape(g, cout // g, n * ho * wo)
+    gw = xp.matmul(gy_t, cols_t.transpose(0, 2, 1)) if g > 1 else gy_t[0] @ cols_t[0].T
+    return gw.reshape(cout, c // g, kh, kw)
 
 
 class Conv2d(Function):
