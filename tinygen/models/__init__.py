@@ -1,0 +1,2 @@
+"""Models, each in its own file, written with tinygen's public API."""
+from .classifier import SmallCNN

@@ -1,0 +1,141 @@
+"""Data: IDX files, the MNIST/Fashion loaders (on generated files), transforms, DataLoader."""
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+import tinygen as tg
+from tinygen import data
+from tinygen.data import mnist as mnist_module
+from tinygen.data.cache import write_arrays
+
+
+def test_idx_roundtrip_raw_and_gzipped(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (7, 5, 4), dtype=np.uint8)
+    for name in ("x-idx3-ubyte", "x-idx3-ubyte.gz"):
+        data.write_idx(images, tmp_path / name)
+        np.testing.assert_array_equal(data.read_idx(tmp_path / name), images)
+    floats = rng.standard_normal((3, 2)).astype(np.float32)
+    data.write_idx(floats, tmp_path / "f.idx")
+    np.testing.assert_array_equal(data.read_idx(tmp_path / "f.idx"), floats)
+
+
+def test_idx_errors_name_the_file(tmp_path):
+    path = tmp_path / "bad-idx1-ubyte"
+    path.write_bytes(b"\x01\x02\x03\x04")
+    with pytest.raises(data.IDXError, match="bad-idx1-ubyte.*magic"):
+        data.read_idx(path)
+    data.write_idx(np.arange(10, dtype=np.uint8), path)
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(data.IDXError, match="truncated"):
+        data.read_idx(path)
+    gz = tmp_path / "broken.gz"
+    gz.write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x05abcde")[:-6])
+    with pytest.raises(data.IDXError, match="broken.gz"):
+        data.read_idx(gz)
+
+
+def _fake_fashion_folder(folder, n_train=12, n_test=4):
+    rng = np.random.default_rng(1)
+    arrays = {"train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+              "train_labels": rng.integers(0, 10, n_train).astype(np.uint8),
+              "test_images": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+              "test_labels": rng.integers(0, 10, n_test).astype(np.uint8)}
+    os.makedirs(folder, exist_ok=True)
+    for name, filename in mnist_module.IDX_NAMES.items():
+        data.write_idx(arrays[name], os.path.join(folder, filename))
+    return arrays
+
+
+def test_fashion_loader_reads_idx_and_caches(tmp_path, monkeypatch):
+    """Generated IDX files stand in for Debian's package; digests are recomputed for them."""
+    folder = tmp_path / "debian" / "fashion-mnist"
+    arrays = _fake_fashion_folder(folder)
+    from tinygen.data.cache import sha256_of_file
+    digests = {name: sha256_of_file(folder / f) for name, f in mnist_module.IDX_NAMES.items()}
+    monkeypatch.setattr(mnist_module, "FASHION_DEBIAN_DIR", str(folder))
+    monkeypatch.setattr(mnist_module, "FASHION_GZ_SHA256", digests)
+    root = tmp_path / "cache"
+    x, y = data.load_fashion_mnist("train", root=str(root))
+    np.testing.assert_array_equal(x, arrays["train_images"])
+    np.testing.assert_array_equal(y, arrays["train_labels"])
+    assert (root / "fashion-mnist.npz").exists()
+    x2, _ = data.load_fashion_mnist("test", root=str(root))      # now from the cache
+    np.testing.assert_array_equal(x2, arrays["test_images"])
+
+
+def test_missing_dataset_error_says_how_to_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist_module, "FASHION_DEBIAN_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(mnist_module, "FASHION_URLS", ("http://127.0.0.1:9/",))   # refused at once
+    with pytest.raises(data.DatasetNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        data.load_fashion_mnist(root=str(tmp_path / "cache"))
+
+
+def test_corrupt_cache_is_rebuilt_not_used(tmp_path, monkeypatch):
+    folder = tmp_path / "debian"
+    arrays = _fake_fashion_folder(folder)
+    from tinygen.data.cache import sha256_of_file
+    monkeypatch.setattr(mnist_module, "FASHION_DEBIAN_DIR", str(folder))
+    monkeypatch.setattr(mnist_module, "FASHION_GZ_SHA256",
+                        {n: sha256_of_file(folder / f) for n, f in mnist_module.IDX_NAMES.items()})
+    root = tmp_path / "cache"
+    root.mkdir()
+    damaged = dict(arrays)
+    write_arrays(str(root / "fashion-mnist.npz"), damaged)
+    raw = bytearray((root / "fashion-mnist.npz").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF                                    # flip a byte in the middle
+    (root / "fashion-mnist.npz").write_bytes(bytes(raw))
+    x, _ = data.load_fashion_mnist("train", root=str(root))
+    np.testing.assert_array_equal(x, arrays["train_images"])
+
+
+def test_mnist_csv_parser():
+    header = "label," + ",".join(f"p{i}" for i in range(784))
+    rows = [f"{d}," + ",".join(str((d * 7 + i) % 256) for i in range(784)) for d in (3, 9)]
+    images, labels = mnist_module._parse_mnist_csv(("\n".join([header] + rows) + "\n").encode(), "x")
+    assert images.shape == (2, 28, 28) and images.dtype == np.uint8
+    np.testing.assert_array_equal(labels, [3, 9])
+    assert images[1, 0, 1] == (9 * 7 + 1) % 256
+
+
+def test_transforms():
+    tg.manual_seed(0)
+    x = tg.full((2000, 1, 4, 4), 0.3)
+    b = data.DynamicBinarize()(x).numpy()
+    assert set(np.unique(b)) <= {0.0, 1.0} and abs(b.mean() - 0.3) < 0.02
+    assert not np.array_equal(b, data.DynamicBinarize()(x).numpy())    # a fresh draw each call
+    fixed = data.fixed_binarize(tg.tensor([[0.2, 0.7]])).numpy()
+    np.testing.assert_array_equal(fixed, [[0.0, 1.0]])
+    np.testing.assert_allclose(data.transforms.scale(np.array([0, 255], np.uint8), "pm1"), [-1, 1])
+    img = np.zeros((3, 1, 6, 6), np.float32)
+    img[:, :, 2, 3] = 1.0
+    shifted = data.RandomShift(2)(tg.tensor(img)).numpy()
+    assert shifted.shape == img.shape
+    for k in range(3):   # the single bright pixel moved by at most 2 in each direction (or left)
+        ys, xs = np.nonzero(shifted[k, 0])
+        assert len(ys) <= 1 and all(abs(y - 2) <= 2 and abs(x_ - 3) <= 2 for y, x_ in zip(ys, xs))
+
+
+def test_dataloader_shapes_shuffling_and_determinism():
+    images = np.arange(10 * 4, dtype=np.uint8).reshape(10, 2, 2)
+    labels = np.arange(10)
+    ds = data.ArrayDataset(images, labels)
+    loader = data.DataLoader(ds, batch_size=4, shuffle=True, seed=3)
+    assert len(loader) == 3
+    first = [y.numpy().tolist() for _, y in loader]
+    assert sorted(sum(first, [])) == list(range(10)) and [len(b) for b in first] == [4, 4, 2]
+    second = [y.numpy().tolist() for _, y in loader]
+    assert first != second                               # a new order each epoch
+    again = data.DataLoader(ds, batch_size=4, shuffle=True, seed=3)
+    assert [y.numpy().tolist() for _, y in again] == first   # same seed, same order
+    again.set_epoch(1, skip_batches=1)
+    assert [y.numpy().tolist() for _, y in again] == second[1:]
+    x, _ = next(iter(data.DataLoader(ds, batch_size=10)))
+    assert x.shape == (10, 1, 2, 2) and x.dtype == np.float32
+    np.testing.assert_allclose(x.numpy().reshape(-1), np.arange(40) / 255, rtol=1e-6)
+    assert len(data.DataLoader(ds, batch_size=4, drop_last=True)) == 2
+    assert len(data.DataLoader(ds, batch_size=4, limit=5)) == 2
+    x, _ = next(iter(data.DataLoader(ds, batch_size=2, scale_to="pm1")))
+    assert x.numpy().min() >= -1 and x.numpy().max() <= 1
