@@ -29,7 +29,7 @@ import numpy as np
 
 from . import backend as _backend
 from . import random as _random
-from .serialization import CheckpointError, load, save
+from .serialization import CheckpointError, atomic_savez, load, save
 
 
 def parse_args(description, argv=None, quick=None, extra=None, **defaults):
@@ -214,9 +214,7 @@ class Run:
         arrays = {"images": images}
         if labels is not None:
             arrays["labels"] = _backend.to_numpy(getattr(labels, "data", labels)).astype(np.int64)
-        tmp = self.path("samples.npz.tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, self.path("samples.npz"))
+        atomic_savez(self.path("samples.npz"), arrays)
         save_image_grid(images[:max(nrow * nrow, 64)], self.path("samples.png"), nrow=nrow, title=title)
 
     def plot_history(self, filename="losses.png", keys=None, title=None):

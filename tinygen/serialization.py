@@ -83,6 +83,15 @@ def save(obj, path):
     arrays = {}
     structure = json.dumps(_encode(obj, arrays))
     arrays[_META] = np.array(structure)
+    atomic_savez(path, arrays)
+
+
+def atomic_savez(path, arrays, mode=0o644):
+    """np.savez to a temporary file in the same folder, fsync, then rename over ``path``.
+
+    The rename is atomic, so readers see the old file or the new one, never half of one.
+    """
+    path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
@@ -91,6 +100,7 @@ def save(obj, path):
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)   # atomic on POSIX and Windows
     except BaseException:
         if os.path.exists(tmp):

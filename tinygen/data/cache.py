@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import zipfile
 
 import numpy as np
@@ -36,22 +35,11 @@ def sha256_of_file(path) -> str:
 
 def write_arrays(path, arrays: dict):
     """Atomically write arrays plus their SHA-256 digests to an .npz."""
-    folder = os.path.dirname(os.path.abspath(path))
+    from ..serialization import atomic_savez
     stored = dict(arrays)
     for name, a in arrays.items():
         stored[f"sha256_{name}"] = np.array(sha256_of_array(a))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **stored)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)   # mkstemp makes it private; a cache is for everyone
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_savez(path, stored)
 
 
 def read_arrays(path, names):

@@ -41,6 +41,9 @@ from ...autograd.ops import sum as reduce_sum, pad as pad_op, reshape
 from ...backend import get_array_module
 
 
+SINGLE_GEMM = True   # groups = 1: batch-innermost layout and one large GEMM (see BENCHMARKS.md)
+
+
 def _pair(v, name):
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
@@ -80,6 +83,106 @@ def sliding_windows(x, kernel, stride, padding, dilation):
     wo = (w - dw * (kw - 1) - 1) // sw + 1
     s0, s1, s2, s3 = x.strides
     return _as_strided(xp, x, (n, c, kh, kw, ho, wo), (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw))
+
+
+def _batch_last(x, padding=(0, 0)):
+    """(N, C, H, W) → a padded (C, H', W', N) copy: the batch becomes the innermost axis.
+
+    MNIST-sized images have rows of 7–28 pixels, far too short for NumPy's inner
+    loops; with the batch innermost every copy and addition below runs over
+    contiguous stretches of N (or W·N) values instead.
+    """
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    ph, pw = padding
+    out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype) if ph or pw else \
+        xp.empty((c, h, w, n), dtype=x.dtype)
+    out[:, ph:ph + h, pw:pw + w, :] = x.transpose(1, 2, 3, 0)
+    return out
+
+
+def im2col_batch_last(x, kernel, stride, padding, dilation):
+    """cols[c·kh·kw, (y·Wo + x)·N + n] = x_pad[n, c, y·s + i·d, x·s + j·d], one copy of a strided view."""
+    xp = get_array_module(x)
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    padded = _batch_last(x, padding)
+    c, hp, wp, n = padded.shape
+    ho = (hp - dh * (kh - 1) - 1) // sh + 1
+    wo = (wp - dw * (kw - 1) - 1) // sw + 1
+    s0, s1, s2, s3 = padded.strides
+    view = _as_strided(xp, padded, (c, kh, kw, ho, wo, n), (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3))
+    return view.reshape(c * kh * kw, ho * wo * n), (ho, wo)
+
+
+def _conv_forward_single_gemm(x, weight, stride, padding, dilation, bias=None):
+    """groups = 1: y (Cout, Ho·Wo·N) = W (Cout, C·kh·kw) @ cols — ONE GEMM — then back to NCHW
+    (adding the bias in the same pass)."""
+    cout = weight.shape[0]
+    n = x.shape[0]
+    cols, (ho, wo) = im2col_batch_last(x, weight.shape[2:], stride, padding, dilation)
+    y = (weight.reshape(cout, -1) @ cols).reshape(cout, ho, wo, n).transpose(3, 0, 1, 2)
+    return _to_nchw(y, bias)
+
+
+def _to_nchw(y_view, bias):
+    """One pass from a transposed view to a contiguous NCHW array, bias included."""
+    xp = get_array_module(y_view)
+    if bias is not None:
+        return y_view + bias.reshape(1, -1, 1, 1)
+    return xp.ascontiguousarray(y_view)
+
+
+def _conv_transpose_single_gemm(x, weight, stride, padding, dilation, output_size, bias=None):
+    """groups = 1, batch innermost: ONE GEMM Wᵀ (kh·kw·Cout, Cin) @ x (Cin, H·W·N) gives each
+    kernel tap as a contiguous (Cout, H, W, N) block; col2im adds them into phase planes."""
+    xp = get_array_module(x)
+    cin, cout, kh, kw = weight.shape
+    n, _, h, w = x.shape
+    x_t = _batch_last(x).reshape(cin, h * w * n)
+    w_t = xp.ascontiguousarray(weight.reshape(cin, cout, kh * kw).transpose(2, 1, 0))
+    cols = (w_t.reshape(kh * kw * cout, cin) @ x_t).reshape(kh, kw, cout, h, w, n)
+    out = _col2im_batch_last(cols, stride, padding, dilation, output_size)   # (Cout, H', W', N)
+    return _to_nchw(out.transpose(3, 0, 1, 2), bias)
+
+
+def _col2im_batch_last(cols, stride, padding, dilation, output_size):
+    """out[c, y·s + i·d - p, x·s + j·d - p, n] += cols[i, j, c, y, x, n].
+
+    Writing every s-th element is slow, so the output is split into s×s phase
+    planes, out[c, s·a + r, s·b + q] = phase[r, q][c, a, b]: tap (i, j) lands in
+    phase (i·d mod s, j·d mod s) at offset (⌊i·d/s⌋, ⌊j·d/s⌋), a plain block whose
+    rows are contiguous runs of W·N values. One reshape interleaves the phases.
+    """
+    xp = get_array_module(cols)
+    kh, kw, c, h, w, n = cols.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    hout, wout = output_size
+    hq = max(-(-(hout + 2 * ph) // sh), (dh * (kh - 1)) // sh + h)
+    wq = max(-(-(wout + 2 * pw) // sw), (dw * (kw - 1)) // sw + w)
+    phases = xp.zeros((sh, sw, c, hq, wq, n), dtype=cols.dtype)
+    for i in range(kh):
+        r, a = (i * dh) % sh, (i * dh) // sh
+        for j in range(kw):
+            q, b = (j * dw) % sw, (j * dw) // sw
+            phases[r, q, :, a:a + h, b:b + w] += cols[i, j]
+    if sh == 1 and sw == 1:
+        out = phases[0, 0]
+    else:   # (r, q, C, a, b, N) → (C, a, r, b, q, N) → (C, a·s + r, b·s + q, N)
+        out = phases.transpose(2, 3, 0, 4, 1, 5).reshape(c, hq * sh, wq * sw, n)
+    return out[:, ph: ph + hout, pw: pw + wout]
+
+
+def _weight_grad_single_gemm(x, gy, kernel, stride, padding, dilation):
+    """groups = 1: gW (Cout, C·kh·kw) = gy (Cout, Ho·Wo·N) @ colsᵀ, ONE GEMM."""
+    cout = gy.shape[1]
+    ho, wo = gy.shape[2], gy.shape[3]
+    cols, (ho_full, wo_full) = im2col_batch_last(x, kernel, stride, padding, dilation)
+    c = x.shape[1]
+    if (ho_full, wo_full) != (ho, wo):   # the last window was dropped by the forward: trim
+        n = x.shape[0]
+        cols = cols.reshape(-1, ho_full, wo_full, n)[:, :ho, :wo].reshape(cols.shape[0], -1)
+    gy_t = _batch_last(gy).reshape(cout, -1)
+    return (gy_t @ cols.T).reshape(cout, c, *kernel)
 
 
 def _conv_forward(x, weight, stride, padding, dilation, groups):
@@ -157,6 +260,8 @@ class Conv2d(Function):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
     def forward(self, x, weight, bias=None):
+        if self.groups == 1 and SINGLE_GEMM:
+            return _conv_forward_single_gemm(x, weight, self.stride, self.padding, self.dilation, bias)
         y = _conv_forward(x, weight, self.stride, self.padding, self.dilation, self.groups)
         if bias is not None:
             y = y + bias.reshape(1, -1, 1, 1)
@@ -184,6 +289,9 @@ class ConvTranspose2d(Function):
         self.output_size = tuple(output_size)
 
     def forward(self, x, weight, bias=None):
+        if self.groups == 1 and SINGLE_GEMM:
+            return _conv_transpose_single_gemm(x, weight, self.stride, self.padding,
+                                               self.dilation, self.output_size, bias)
         y = _conv_transpose_forward(x, weight, self.stride, self.padding, self.dilation,
                                     self.groups, self.output_size)
         if bias is not None:
@@ -212,6 +320,9 @@ class Conv2dGradW(Function):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
     def forward(self, x, gy):
+        if self.groups == 1 and SINGLE_GEMM:
+            return _weight_grad_single_gemm(x, gy, self.kernel, self.stride, self.padding,
+                                            self.dilation)
         return _weight_grad(x, gy, self.kernel, self.stride, self.padding, self.dilation,
                             self.groups)
 

@@ -7,6 +7,24 @@ from ..module import Module
 from ..parameter import Parameter
 
 
+def _affine(module, affine, shape, dtype):
+    """γ = 1 and β = 0 as Parameters (or registered as None when not affine)."""
+    if affine:
+        module.weight = Parameter(creation.ones(shape, dtype=dtype))
+        module.bias = Parameter(creation.zeros(shape, dtype=dtype))
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def _running_stats(module, track, num_features, dtype):
+    if track:
+        module.register_buffer("running_mean", creation.zeros(num_features, dtype=dtype))
+        module.register_buffer("running_var", creation.ones(num_features, dtype=dtype))
+    else:
+        module.running_mean = module.running_var = None
+
+
 class _BatchNorm(Module):
     expected_dims = ()
 
@@ -15,18 +33,12 @@ class _BatchNorm(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(creation.ones(num_features, dtype=dtype))
-            self.bias = Parameter(creation.zeros(num_features, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, affine, num_features, dtype)
+        _running_stats(self, track_running_stats, num_features, dtype)
         if track_running_stats:
-            self.register_buffer("running_mean", creation.zeros(num_features, dtype=dtype))
-            self.register_buffer("running_var", creation.ones(num_features, dtype=dtype))
             self.register_buffer("num_batches_tracked", creation.tensor(0, dtype="int64"))
         else:
-            self.running_mean = self.running_var = self.num_batches_tracked = None
+            self.num_batches_tracked = None
 
     def forward(self, x):
         if x.ndim not in self.expected_dims:
@@ -60,12 +72,7 @@ class LayerNorm(Module):
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape, self.eps = tuple(normalized_shape), eps
-        if elementwise_affine:
-            self.weight = Parameter(creation.ones(self.normalized_shape, dtype=dtype))
-            self.bias = Parameter(creation.zeros(self.normalized_shape, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, elementwise_affine, self.normalized_shape, dtype)
 
     def forward(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -78,12 +85,7 @@ class GroupNorm(Module):
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None):
         super().__init__()
         self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
-        if affine:
-            self.weight = Parameter(creation.ones(num_channels, dtype=dtype))
-            self.bias = Parameter(creation.zeros(num_channels, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, affine, num_channels, dtype)
 
     def forward(self, x):
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
@@ -100,17 +102,8 @@ class InstanceNorm2d(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(creation.ones(num_features, dtype=dtype))
-            self.bias = Parameter(creation.zeros(num_features, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", creation.zeros(num_features, dtype=dtype))
-            self.register_buffer("running_var", creation.ones(num_features, dtype=dtype))
-        else:
-            self.running_mean = self.running_var = None
+        _affine(self, affine, num_features, dtype)
+        _running_stats(self, track_running_stats, num_features, dtype)
 
     def forward(self, x):
         if x.ndim != 4:

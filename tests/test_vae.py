@@ -1,0 +1,92 @@
+"""The seed-004 VAE and the conditional VAE: shapes, parameter counts, loss, training, IWAE."""
+import math
+
+import numpy as np
+import pytest
+
+import tinygen as tg
+from tinygen import optim
+from tinygen.models import VAE
+from tinygen.models.vae import vae_loss
+
+
+def test_parameter_count_equals_the_keras_model():
+    # Keras (seed 004): conv 320 + conv 18,496 + dense 401,536 + μ 2,064 + log σ² 2,064
+    #                 + dense 53,312 + convT 36,928 + convT 18,464 + convT 289
+    assert sum(p.numel() for p in VAE(16).parameters()) == 533_473
+    # the CVAE adds 10 one-hot inputs to the encoder's dense layer and to the decoder's
+    assert sum(p.numel() for p in VAE(16, num_classes=10).parameters()) == 533_473 + 10 * 128 + 10 * 3136
+
+
+def test_shapes():
+    model = VAE(16)
+    x = tg.rand(3, 1, 28, 28)
+    logits, mu, logvar = model(x)
+    assert logits.shape == (3, 1, 28, 28) and mu.shape == logvar.shape == (3, 16)
+    assert model.sample(5).shape == (5, 1, 28, 28)
+    cvae = VAE(2, num_classes=10)
+    assert cvae.sample(labels=[0, 9]).shape == (2, 1, 28, 28)
+    with pytest.raises(ValueError, match="labels"):
+        cvae.sample(4)
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        model(tg.rand(3, 28, 28))
+
+
+def test_loss_on_a_hand_computed_case():
+    # one image of 784 pixels, all logits 0 (p = ½): BCE = ln 2 per pixel
+    x = tg.tensor(np.tile([0.0, 1.0], 392).reshape(1, 1, 28, 28))
+    logits = tg.zeros(1, 1, 28, 28)
+    mu = tg.tensor([[1.0, 0.0]])
+    logvar = tg.tensor([[0.0, math.log(4.0)]])
+    # KL = -½[(1 + 0 - 1 - 1) + (1 + ln 4 - 0 - 4)] = ½ + (3 - ln 4)/2
+    kl = 0.5 + (3 - math.log(4.0)) / 2
+    loss, parts = vae_loss(logits, x, mu, logvar, "elbo")
+    assert parts["rec"].item() == pytest.approx(784 * math.log(2), rel=1e-6)
+    assert parts["kl"].item() == pytest.approx(kl, rel=1e-6)
+    assert loss.item() == pytest.approx(784 * math.log(2) + kl, rel=1e-6)
+    seed_loss, seed_parts = vae_loss(logits, x, mu, logvar, "seed")
+    assert seed_parts["rec"].item() == pytest.approx(math.log(2), rel=1e-6)
+    assert seed_parts["kl"].item() == pytest.approx(kl / 2, rel=1e-6)      # mean over 2 latents
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_a_few_steps_lower_the_loss(conditional):
+    tg.manual_seed(0)
+    model = VAE(8, num_classes=10 if conditional else 0)
+    opt = optim.Adam(model.parameters(), lr=2e-3)
+    rng = np.random.default_rng(0)
+    x = tg.tensor((rng.random((16, 1, 28, 28)) < 0.2).astype(np.float32))
+    y = tg.tensor(rng.integers(0, 10, 16)) if conditional else None
+    first = None
+    for _ in range(15):
+        loss, _ = model.loss(x, y)
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    tg.manual_seed(1)
+    assert model.loss(x, y)[0].item() < 0.8 * first
+
+
+def test_iwae_is_below_the_negative_elbo_and_tightens_with_k():
+    tg.manual_seed(0)
+    model = VAE(4)
+    rng = np.random.default_rng(1)
+    x = tg.tensor((rng.random((24, 1, 28, 28)) < 0.15).astype(np.float32))
+    opt = optim.Adam(model.parameters(), lr=2e-3)
+    for _ in range(10):
+        loss, _ = model.loss(x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with tg.no_grad():
+        tg.manual_seed(2)
+        nelbo = np.mean([model.negative_elbo(x).mean() for _ in range(20)])
+        nll = {}
+        for k in (1, 10, 100):
+            tg.manual_seed(3)
+            nll[k] = -model.iwae_log_likelihood(x, k=k, chunk=50).mean()
+    assert nll[1] == pytest.approx(nelbo, rel=0.02)       # k = 1 is the ELBO itself
+    assert nll[100] <= nll[10] + 0.1 <= nll[1] + 0.2       # more samples: a tighter bound
+    assert nll[100] < nelbo
