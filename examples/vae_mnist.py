@@ -142,7 +142,7 @@ def pictures(model, run, args):
 
 def main(argv=None):
     args = experiment.parse_args("Seed-004 VAE on MNIST", argv, extra=add_flags,
-                                 epochs=10, batch_size=128, lr=1e-3,
+                                 epochs=8, batch_size=128, lr=1e-3,
                                  quick=dict(epochs=1, limit=2048, iwae_k=50, iwae_n=100,
                                             num_samples=64, fid_n=500))
     name = "cvae_mnist" if args.conditional else "vae_mnist"

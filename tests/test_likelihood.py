@@ -43,7 +43,7 @@ def test_iwae_bound_increases_with_k_towards_log_px():
     # a deliberately poor q: right mean, much too narrow
     bounds = {k: iwae_bound(log_weights(x, k, x / (1 + S2), 0.05, rng)).mean() for k in (1, 10, 100, 1000)}
     assert bounds[1] < bounds[10] < bounds[100] < bounds[1000] <= truth + 1e-3
-    assert truth - bounds[1000] < 0.1 * (truth - bounds[1])
+    assert truth - bounds[1000] < 0.25 * (truth - bounds[1])   # most of the gap closed
 
 
 def test_bits_per_dim():

@@ -55,7 +55,8 @@ def test_classifier_score_and_modes():
     assert metrics.classifier_score(np.full((100, 10), 0.1)) == pytest.approx(1.0)
     hist = metrics.class_histogram(np.eye(10)[[0] * 95 + [1] * 5])
     assert hist.tolist() == [95, 5] + [0] * 8
-    assert metrics.modes_covered(hist) == 1
+    assert metrics.modes_covered(hist) == 2            # 5 ≥ 10% of the uniform share (10)
+    assert metrics.modes_covered(np.array([199, 1] + [0] * 8)) == 1   # 1 < 10% of 20
 
 
 needs_weights = pytest.mark.skipif(not all(__import__("os").path.exists(_paths(d)[0]) for d in ("mnist",)),
