@@ -17,7 +17,6 @@ import numpy as np
 
 import tinygen as tg
 import tinygen.nn.functional as F
-from tinygen import nn, optim
 from _timing import best_time, report, try_torch
 
 BATCH = 128

@@ -5,7 +5,6 @@ Profiles: ``ci`` (derandomized, no deadline; chosen when CI=true) and ``dev``
 """
 import os
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 

@@ -90,3 +90,18 @@ def test_fid_real_vs_real_is_small_and_noise_is_large():
     assert floor < 0.05 * fid(fa, fn)
     p, r = precision_recall(fa, fb)
     assert p > 0.6 and r > 0.6
+
+
+@needs_weights
+def test_metrics_cli_reports_n_and_k(tmp_path, capsys):
+    from tinygen import data
+    from tinygen.metrics.__main__ import main
+    images, labels = data.load_mnist("test")
+    path = tmp_path / "samples.npz"
+    np.savez(path, images=(images[:600, None] / 255.0).astype(np.float32), labels=labels[:600].astype(np.int64))
+    report = main([str(path), "--n", "500"])
+    assert report["n"] == 500 and report["pr_k"] == 3 and report["pr_n"] == 500
+    assert report["modes_covered"] == 10 and report["conditional_accuracy"] > 95
+    assert '"fid"' in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        metrics.evaluate_samples(np.full((4, 1, 28, 28), 2.0))

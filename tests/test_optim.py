@@ -133,7 +133,7 @@ def test_schedulers():
         cos.step()
         assert opt.param_groups[0]["lr"] == pytest.approx((1 + math.cos(math.pi * epoch / 4)) / 2)
     opt = optim.SGD([p], lr=2.0)
-    warm = optim.lr_scheduler.LambdaLR(opt, lambda e: min(1.0, (e + 1) / 4))
+    optim.lr_scheduler.LambdaLR(opt, lambda e: min(1.0, (e + 1) / 4))
     assert opt.param_groups[0]["lr"] == 0.5
     exp = optim.lr_scheduler.ExponentialLR(optim.SGD([p], lr=1.0), gamma=0.9)
     exp.step()

@@ -1,6 +1,5 @@
 """Pooling, interpolate, dropout, embedding, linear: loop references and gradchecks."""
 import numpy as np
-import pytest
 from hypothesis import given, strategies as st
 
 import tinygen as tg

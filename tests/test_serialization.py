@@ -1,5 +1,4 @@
 """tg.save / tg.load: round trip, atomic writes, clear errors for corrupt files."""
-import os
 
 import numpy as np
 import pytest

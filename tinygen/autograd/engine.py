@@ -33,7 +33,6 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     With ``inputs`` (a list of Tensors): return their gradients instead, and
     touch no ``.grad``; only the part of the graph that leads to them runs.
     """
-    from .tensor import Tensor
 
     # -- 1. count the pending gradients of every reachable Function -----
     pending = {}

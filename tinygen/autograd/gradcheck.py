@@ -37,7 +37,6 @@ def _fn_name(fn):
 
 def _scalarize(fn, inputs, cotangents):
     """u·f(inputs), summed over every float output."""
-    from .tensor import Tensor
     outs = _as_tuple(fn(*inputs))
     total = 0.0
     for out, u in zip(outs, cotangents):

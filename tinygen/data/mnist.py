@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import io
 import os
 import subprocess
 import sys
@@ -36,7 +35,7 @@ import zipfile
 import numpy as np
 
 from .cache import data_root, read_arrays, sha256_of_array, sha256_of_file, write_arrays
-from .idx import IDXError, parse_idx, read_idx
+from .idx import IDXError, read_idx
 
 ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
 IDX_NAMES = {"train_images": "train-images-idx3-ubyte.gz", "train_labels": "train-labels-idx1-ubyte.gz",

@@ -16,7 +16,6 @@ decoder's dense layer.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

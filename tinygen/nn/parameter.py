@@ -1,7 +1,7 @@
 """``Parameter``: a leaf Tensor that a Module registers as learnable."""
 from __future__ import annotations
 
-from ..autograd.tensor import Tensor, as_array
+from ..autograd.tensor import Tensor
 
 
 class Parameter(Tensor):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from ...autograd.function import Function
 from ...autograd import ops

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.function import Function
-from ...autograd.ops import sum as reduce_sum, pad as pad_op, reshape
+from ...autograd.ops import sum as reduce_sum, pad as pad_op
 from ...backend import get_array_module
 
 

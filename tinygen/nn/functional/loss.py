@@ -82,7 +82,6 @@ def binary_cross_entropy(p, target, weight=None, reduction="mean"):
     """BCE on probabilities p ∈ [0, 1]; use the _with_logits form when you have logits."""
     target = _as_target(target, p)
     _check_same_shape("binary_cross_entropy", p, target)
-    xp = get_array_module(p.data)
     if bool(((p.data < 0) | (p.data > 1)).any()):
         raise ValueError("binary_cross_entropy: input probabilities must lie in [0, 1]")
     loss = -(target * ClampedLog()(p) + (1.0 - target) * ClampedLog()(1.0 - p))

@@ -58,7 +58,6 @@ class BatchNormTrain(Function):
         x, weight, _ = self.inputs
         if state.grad_enabled:
             return self._backward_differentiable(gy)
-        xp = get_array_module(gy.data)
         g = gy.data
         axes = (0,) + tuple(range(2, g.ndim))
         shape = _channel_shape(g)
