@@ -27,7 +27,7 @@ def load_example(name):
 def test_classifier_quick(tmp_path):
     example = load_example("classifier_mnist")
     accuracy = example.main(["--quick", "--out", str(tmp_path)])
-    metrics = json.load(open(tmp_path / "metrics.json"))
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["test_accuracy_percent"] == pytest.approx(accuracy)
     assert accuracy > 80.0      # 1 epoch on 6,000 images
     for name in ("config.json", "checkpoint.npz", "samples.png", "samples.npz", "losses.png"):

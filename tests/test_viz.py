@@ -1,4 +1,6 @@
 """PNG grids, loss plots, GIFs and latent helpers."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -12,18 +14,18 @@ def test_grid_png_and_gif(tmp_path):
     assert grid.shape == (3 * 9 + 1, 4 * 9 + 1, 1)
     np.testing.assert_allclose(grid[1:9, 1:9, 0], images[0, 0])
     path = viz.save_image_grid(tg.tensor(images), tmp_path / "grid.png", nrow=4, title="t")
-    assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rgb = viz.make_grid(np.ones((2, 3, 4, 4)), nrow=2)
     assert rgb.shape[2] == 3
     gif = viz.save_gif([grid, grid * 0.5], tmp_path / "progress.gif")
-    assert open(gif, "rb").read(6) == b"GIF89a"
+    assert Path(gif).read_bytes()[:6] == b"GIF89a"
     with pytest.raises(ValueError, match="1 or 3"):
         viz.make_grid(np.ones((2, 2, 4, 4)))
 
 
 def test_plot_losses(tmp_path):
     path = viz.plot_losses({"d": [1.0, 0.5, 0.4], "g": [(0, 2.0), (2, 1.0)]}, tmp_path / "l.png")
-    assert open(path, "rb").read(4) == b"\x89PNG"
+    assert Path(path).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_latent_helpers():

@@ -114,7 +114,7 @@ def load(path, backend=None):
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
             if _META not in archive.files:
                 raise CheckpointError(f"{path} is an .npz but not one written by tg.save "
                                       f"(no {_META} entry)")

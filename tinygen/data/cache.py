@@ -45,7 +45,7 @@ def write_arrays(path, arrays: dict):
 def read_arrays(path, names):
     """Read ``names`` from a cache .npz written by write_arrays; None if it is damaged."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
             out = {}
             for name in names:
                 array = archive[name]

@@ -28,12 +28,14 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
     sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
     diff = mu1 - mu2
+    product = sigma1 @ sigma2
     with warnings.catch_warnings():
         # ReLU features often have dead units, so Σ is singular; sqrtm still returns the
-        # right root of the singular product, and its error estimate tells when it did not
+        # right root of the singular product, and the residual below tells when it did not
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        covmean, error = linalg.sqrtm(sigma1 @ sigma2, disp=False)
-    if not np.isfinite(covmean).all() or error > 1e-3 * max(np.abs(covmean).max(), 1.0):
+        covmean = linalg.sqrtm(product)
+    residual = np.linalg.norm(covmean @ covmean - product) / max(np.linalg.norm(product), 1e-300)
+    if not np.isfinite(covmean).all() or residual > 1e-3:
         offset = np.eye(sigma1.shape[0]) * eps
         covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
     if np.iscomplexobj(covmean):
