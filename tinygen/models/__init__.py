@@ -1,3 +1,6 @@
 """Models, each in its own file, written with tinygen's public API."""
 from .classifier import SmallCNN
 from .vae import VAE
+from .gan import (SeedGenerator, SeedDiscriminator, MLPGenerator, MLPDiscriminator, DCGANGenerator,
+                  DCGANDiscriminator, WGANCritic, gradient_penalty, discriminator_loss,
+                  generator_loss, seed_discriminator_loss, seed_generator_loss)
