@@ -64,3 +64,30 @@ def test_resume_after_interrupt_equals_uninterrupted_training(tmp_path, monkeypa
     assert list(straight) == list(resumed)
     for key in straight:
         np.testing.assert_array_equal(straight[key], resumed[key], err_msg=key)
+
+
+def test_vae_quick_writes_every_output(tmp_path):
+    example = load_example("vae_mnist")
+    metrics = example.main(["--quick", "--out", str(tmp_path), "--latent-dim", "2"])
+    assert metrics["test_iwae_nll_nats"] <= metrics["test_negative_elbo_nats"] + 1.0
+    assert metrics["samples"]["n"] == 500 and metrics["parameters"] > 0
+    for name in ("reconstructions.png", "samples.png", "samples.npz", "interpolation.png",
+                 "manifold.png", "latents.png", "losses.png", "metrics.json", "checkpoint.npz"):
+        assert (tmp_path / name).exists(), name
+
+
+def test_cvae_quick_reports_conditional_accuracy(tmp_path):
+    example = load_example("cvae_mnist")
+    metrics = example.main(["--quick", "--out", str(tmp_path)])
+    assert "conditional_accuracy" in metrics["samples"] and len(metrics["samples"]["per_class_fid"]) == 10
+    assert np.load(tmp_path / "samples.npz")["labels"].shape == (64,)
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "seed"])
+def test_gan_quick(arch, tmp_path):
+    example = load_example("gan_mnist")
+    metrics = example.main(["--arch", arch, "--quick", "--limit", "256", "--out", str(tmp_path)])
+    assert metrics["n"] == 500 and sum(metrics["class_histogram"]) == 500
+    for name in ("epoch_001.png", "progress.gif", "losses.png", "dx.png", "samples.png", "samples.npz",
+                 "metrics.json", "checkpoint.npz"):
+        assert (tmp_path / name).exists(), name
