@@ -30,13 +30,15 @@ def make_grid(images, nrow=8, padding=2, pad_value=1.0):
     data = np.clip(_as_images(images), 0.0, 1.0)
     n, c, h, w = data.shape
     rows = -(-n // nrow)
-    grid = np.full((rows * (h + padding) + padding, nrow * (w + padding) + padding, c), pad_value,
-                   dtype=np.float32)
-    for k in range(n):          # one slice per image (not per pixel)
-        r, q = divmod(k, nrow)
-        top, left = padding + r * (h + padding), padding + q * (w + padding)
-        grid[top:top + h, left:left + w] = data[k].transpose(1, 2, 0)
-    return grid
+    # pad every image on its top/left, and the batch up to a full last row, then tile by reshaping
+    cells = np.full((rows * nrow, c, h + padding, w + padding), pad_value, dtype=np.float32)
+    cells[:n, :, padding:, padding:] = data
+    grid = cells.reshape(rows, nrow, c, h + padding, w + padding).transpose(0, 3, 1, 4, 2)
+    grid = grid.reshape(rows * (h + padding), nrow * (w + padding), c)
+    # close the right and bottom borders
+    out = np.full((grid.shape[0] + padding, grid.shape[1] + padding, c), pad_value, dtype=np.float32)
+    out[:grid.shape[0], :grid.shape[1]] = grid
+    return out
 
 
 def save_image_grid(images, path, nrow=8, padding=2, title=None):
