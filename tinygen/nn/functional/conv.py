@@ -253,63 +253,71 @@ def _weight_grad(x, gy, kernel, stride, padding, dilation, groups):
     return gw.reshape(cout, c // g, kh, kw)
 
 
-class Conv2d(Function):
-    """y = conv2d(x, W) + b  (see the module docstring for the math)"""
+class _ConvFunction(Function):
+    """What conv2d and conv_transpose2d share: their geometry and the shape of their backward.
+
+    Each is the other's input gradient; both take their weight gradient from Conv2dGradW,
+    with x and ∂L/∂y in opposite roles; the bias gradient is ∂L/∂y summed per channel.
+    """
 
     def __init__(self, stride, padding, dilation, groups):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
+    @property
+    def geometry(self):
+        return (self.stride, self.padding, self.dilation, self.groups)
+
     def forward(self, x, weight, bias=None):
         if self.groups == 1 and SINGLE_GEMM:
-            return _conv_forward_single_gemm(x, weight, self.stride, self.padding, self.dilation, bias)
-        y = _conv_forward(x, weight, self.stride, self.padding, self.dilation, self.groups)
-        if bias is not None:
-            y = y + bias.reshape(1, -1, 1, 1)
-        return y
+            return self.kernel_single_gemm(x, weight, bias)
+        y = self.kernel_grouped(x, weight)
+        return y if bias is None else y + bias.reshape(1, -1, 1, 1)
 
     def backward(self, gy):
         x, weight = self.inputs[0], self.inputs[1]
         needs = self.needs_input_grad
-        geometry = (self.stride, self.padding, self.dilation, self.groups)
-        gx = gw = gb = None
-        if needs[0]:
-            gx = ConvTranspose2d(*geometry, output_size=x.shape[2:])(gy, weight)
-        if needs[1]:
-            gw = Conv2dGradW(weight.shape[2:], *geometry)(x, gy)
-        if len(needs) > 2 and needs[2]:
-            gb = reduce_sum(gy, (0, 2, 3))
-        return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
+        gx = self.input_grad(gy, weight, x.shape) if needs[0] else None
+        gw = self.weight_grad(x, gy, weight.shape[2:]) if needs[1] else None
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, (reduce_sum(gy, (0, 2, 3)) if needs[2] else None)
 
 
-class ConvTranspose2d(Function):
+class Conv2d(_ConvFunction):
+    """y = conv2d(x, W) + b  (see the module docstring for the math)"""
+
+    def kernel_single_gemm(self, x, weight, bias):
+        return _conv_forward_single_gemm(x, weight, self.stride, self.padding, self.dilation, bias)
+
+    def kernel_grouped(self, x, weight):
+        return _conv_forward(x, weight, *self.geometry)
+
+    def input_grad(self, gy, weight, x_shape):
+        return ConvTranspose2d(*self.geometry, output_size=x_shape[2:])(gy, weight)
+
+    def weight_grad(self, x, gy, kernel):
+        return Conv2dGradW(kernel, *self.geometry)(x, gy)
+
+
+class ConvTranspose2d(_ConvFunction):
     """y = conv_transpose2d(x, W) + b, the adjoint of conv2d"""
 
     def __init__(self, stride, padding, dilation, groups, output_size):
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        super().__init__(stride, padding, dilation, groups)
         self.output_size = tuple(output_size)
 
-    def forward(self, x, weight, bias=None):
-        if self.groups == 1 and SINGLE_GEMM:
-            return _conv_transpose_single_gemm(x, weight, self.stride, self.padding,
-                                               self.dilation, self.output_size, bias)
-        y = _conv_transpose_forward(x, weight, self.stride, self.padding, self.dilation,
-                                    self.groups, self.output_size)
-        if bias is not None:
-            y = y + bias.reshape(1, -1, 1, 1)
-        return y
+    def kernel_single_gemm(self, x, weight, bias):
+        return _conv_transpose_single_gemm(x, weight, self.stride, self.padding, self.dilation,
+                                           self.output_size, bias)
 
-    def backward(self, gy):
-        x, weight = self.inputs[0], self.inputs[1]
-        needs = self.needs_input_grad
-        geometry = (self.stride, self.padding, self.dilation, self.groups)
-        gx = gw = gb = None
-        if needs[0]:
-            gx = _crop_to(Conv2d(*geometry)(gy, weight), x.shape)
-        if needs[1]:
-            gw = Conv2dGradW(weight.shape[2:], *geometry)(gy, x)
-        if len(needs) > 2 and needs[2]:
-            gb = reduce_sum(gy, (0, 2, 3))
-        return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
+    def kernel_grouped(self, x, weight):
+        return _conv_transpose_forward(x, weight, *self.geometry, self.output_size)
+
+    def input_grad(self, gy, weight, x_shape):
+        return _crop_to(Conv2d(*self.geometry)(gy, weight), x_shape)
+
+    def weight_grad(self, x, gy, kernel):
+        return Conv2dGradW(kernel, *self.geometry)(gy, x)
 
 
 class Conv2dGradW(Function):
