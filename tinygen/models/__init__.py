@@ -4,3 +4,5 @@ from .vae import VAE
 from .gan import (SeedGenerator, SeedDiscriminator, MLPGenerator, MLPDiscriminator, DCGANGenerator,
                   DCGANDiscriminator, WGANCritic, gradient_penalty, discriminator_loss,
                   generator_loss, seed_discriminator_loss, seed_generator_loss)
+from .conditional_gan import (ConditionalGenerator, CGANDiscriminator, ACGANDiscriminator,
+                              acgan_discriminator_loss, acgan_generator_loss)

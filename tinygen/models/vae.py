@@ -26,16 +26,6 @@ from ..nn import functional as F
 from ..metrics.likelihood import iwae_bound
 
 
-def one_hot(labels, num_classes, like):
-    """(N,) int labels → (N, C) float one-hot on ``like``'s backend and dtype."""
-    from ..backend import get_array_module
-    xp = get_array_module(like.data)
-    idx = labels.data if hasattr(labels, "data") else xp.asarray(labels)
-    out = xp.zeros((idx.shape[0], num_classes), dtype=like.dtype)
-    out[xp.arange(idx.shape[0]), idx] = 1
-    return like._wrap(out)
-
-
 def vae_loss(logits, x, mu, logvar, kind="elbo"):
     """The VAE loss and its parts, averaged over the batch.
 
@@ -86,7 +76,7 @@ class VAE(nn.Module):
             return h
         if labels is None:
             raise ValueError("this VAE is conditional: pass labels")
-        return ops.cat([h, one_hot(labels, self.num_classes, h)], 1)
+        return ops.cat([h, F.one_hot(labels, self.num_classes).to(h.dtype)], 1)
 
     def encode(self, x, labels=None):
         """q(z|x) = N(μ, diag exp(log σ²))"""

@@ -1,4 +1,4 @@
-"""linear, dropout, embedding and interpolate."""
+"""linear, dropout, embedding, one_hot and interpolate."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,6 +49,26 @@ def embedding(indices, weight, padding_idx=None):
         keep = (idx != padding_idx)[..., None].astype(weight.dtype)
         out = out * _const(keep)
     return out
+
+
+def one_hot(labels, num_classes=-1):
+    """(…,) integer labels → (…, C) int64 one-hot, as ``torch.nn.functional.one_hot``.
+
+    ``num_classes=-1`` means max(labels) + 1 (which reads the labels back to the host).
+    Not differentiable; cast with ``.float()`` to feed it into a layer.
+    """
+    from ...autograd.tensor import Tensor
+    idx = labels.data if isinstance(labels, Tensor) else labels
+    xp = get_array_module(idx)
+    idx = xp.asarray(idx)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot needs integer labels, got {idx.dtype}")
+    if num_classes < 0:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    # comparing with arange broadcasts to the one-hot without a scatter; it also
+    # avoids a device→host check of the label range, which would sync the GPU
+    out = (idx[..., None] == xp.arange(num_classes, dtype=idx.dtype)).astype(np.int64)
+    return _const(out)
 
 
 def _nearest_source(size_in, size_out, scale):
