@@ -30,6 +30,8 @@ def add_flags(parser):
     parser.add_argument("--loss", choices=["elbo", "seed"], default="elbo",
                         help="elbo: sums over pixels and latents (a bound); seed: seed 004's means")
     parser.add_argument("--conditional", action="store_true", help="train the conditional VAE")
+    parser.add_argument("--lr-decay", choices=["none", "cosine"], default="none",
+                        help="cosine: decay the learning rate to 0 over the run, stepped per batch")
     parser.add_argument("--iwae-k", type=int, default=1000, help="importance samples per image")
     parser.add_argument("--iwae-n", type=int, default=1000, help="test images for the IWAE NLL")
     parser.add_argument("--eval-seed", type=int, default=1234, help="seed of the test binarization")
@@ -153,12 +155,19 @@ def main(argv=None):
                             resident=True)
     model = VAE(args.latent_dim, num_classes=10 if args.conditional else 0)
     opt = optim.Adam(model.parameters(), lr=args.lr)
+    total_steps = max(args.epochs * len(train), 1)
+    decay = (lambda step: 0.5 * (1 + np.cos(np.pi * min(step, total_steps) / total_steps))) \
+        if args.lr_decay == "cosine" else (lambda step: 1.0)
+    sched = optim.lr_scheduler.LambdaLR(opt, decay)
     state = run.resume({"model": model}, {"opt": opt})
     start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
+    if state and "sched" in state["extra"]:
+        sched.load_state_dict(state["extra"]["sched"])
     epoch, batch = start_epoch, skip
 
     def save():
-        run.save_checkpoint(epoch, batch, {"model": model}, {"opt": opt})
+        run.save_checkpoint(epoch, batch, {"model": model}, {"opt": opt},
+                            extra={"sched": sched.state_dict()})
 
     with run.interrupt_guard(save):
         for epoch in range(start_epoch, args.epochs):
@@ -170,6 +179,7 @@ def main(argv=None):
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+                sched.step()
                 batch += 1
                 if batch % 10 == 0 or batch == len(train):
                     run.log(loss=loss, rec=parts["rec"], kl=parts["kl"])
@@ -183,7 +193,7 @@ def main(argv=None):
     pictures(model, run, args)
     run.plot_history(title=f"{name}: loss ({args.loss}) per step")
     metrics = evaluate(model, args, run)
-    metrics.update({"epochs": args.epochs, "latent_dim": args.latent_dim, "loss": args.loss,
+    metrics.update({"epochs": args.epochs, "latent_dim": args.latent_dim, "loss": args.loss, "lr_decay": args.lr_decay,
                     "parameters": sum(p.numel() for p in model.parameters())})
     run.write_metrics(metrics)
     run.finish()

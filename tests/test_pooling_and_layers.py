@@ -1,5 +1,6 @@
 """Pooling, interpolate, dropout, embedding, linear: loop references and gradchecks."""
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
 
 import tinygen as tg
@@ -121,3 +122,19 @@ def test_linear(seed):
     check_forward(F.linear(x, w, b), xv @ wv.T + bv, rtol=1e-9)
     gradcheck(F.linear, (x, w, b))
     gradgradcheck(lambda a, c, d: F.linear(a, c, d) ** 2, (x, w, b))
+
+
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=12), st.integers(0, 3))
+def test_one_hot_matches_a_loop(labels, extra_classes):
+    num_classes = max(labels) + 1 + extra_classes
+    out = F.one_hot(tg.tensor(np.array(labels), dtype="int64"), num_classes)
+    expected = np.zeros((len(labels), num_classes), dtype=np.int64)
+    for row, label in enumerate(labels):
+        expected[row, label] = 1
+    assert out.dtype == np.int64 and np.array_equal(out.numpy(), expected)
+    assert F.one_hot(tg.tensor(np.array(labels), dtype="int64")).shape == (len(labels), max(labels) + 1)
+
+
+def test_one_hot_rejects_float_labels():
+    with pytest.raises(TypeError, match="integer labels"):
+        F.one_hot(tg.tensor([0.0, 1.0]), 2)
