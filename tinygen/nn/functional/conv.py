@@ -114,14 +114,17 @@ def im2col_batch_last(x, kernel, stride, padding, dilation):
     return view.reshape(c * kh * kw, ho * wo * n), (ho, wo)
 
 
-def _conv_forward_single_gemm(x, weight, stride, padding, dilation, bias=None):
+def _conv_forward_single_gemm(x, weight, stride, padding, dilation, bias=None, im2col=None):
     """groups = 1: y (Cout, Ho·Wo·N) = W (Cout, C·kh·kw) @ cols — ONE GEMM — then back to NCHW
-    (adding the bias in the same pass)."""
+    (adding the bias in the same pass). ``im2col`` = (cols, (Ho, Wo)) if already made; the
+    return value includes it, for the weight gradient to reuse."""
     cout = weight.shape[0]
     n = x.shape[0]
-    cols, (ho, wo) = im2col_batch_last(x, weight.shape[2:], stride, padding, dilation)
+    if im2col is None:
+        im2col = im2col_batch_last(x, weight.shape[2:], stride, padding, dilation)
+    cols, (ho, wo) = im2col
     y = (weight.reshape(cout, -1) @ cols).reshape(cout, ho, wo, n).transpose(3, 0, 1, 2)
-    return _to_nchw(y, bias)
+    return _to_nchw(y, bias), im2col
 
 
 def _to_nchw(y_view, bias):
@@ -132,17 +135,20 @@ def _to_nchw(y_view, bias):
     return xp.ascontiguousarray(y_view)
 
 
-def _conv_transpose_single_gemm(x, weight, stride, padding, dilation, output_size, bias=None):
+def _conv_transpose_single_gemm(x, weight, stride, padding, dilation, output_size, bias=None,
+                                x_t=None):
     """groups = 1, batch innermost: ONE GEMM Wᵀ (kh·kw·Cout, Cin) @ x (Cin, H·W·N) gives each
-    kernel tap as a contiguous (Cout, H, W, N) block; col2im adds them into phase planes."""
+    kernel tap as a contiguous (Cout, H, W, N) block; col2im adds them into phase planes.
+    ``x_t`` is x in that (Cin, H·W·N) layout if already made; it is returned for reuse."""
     xp = get_array_module(x)
     cin, cout, kh, kw = weight.shape
     n, _, h, w = x.shape
-    x_t = _batch_last(x).reshape(cin, h * w * n)
+    if x_t is None:
+        x_t = _batch_last(x).reshape(cin, h * w * n)
     w_t = xp.ascontiguousarray(weight.reshape(cin, cout, kh * kw).transpose(2, 1, 0))
     cols = (w_t.reshape(kh * kw * cout, cin) @ x_t).reshape(kh, kw, cout, h, w, n)
     out = _col2im_batch_last(cols, stride, padding, dilation, output_size)   # (Cout, H', W', N)
-    return _to_nchw(out.transpose(3, 0, 1, 2), bias)
+    return _to_nchw(out.transpose(3, 0, 1, 2), bias), x_t
 
 
 def _col2im_batch_last(cols, stride, padding, dilation, output_size):
@@ -172,16 +178,21 @@ def _col2im_batch_last(cols, stride, padding, dilation, output_size):
     return out[:, ph: ph + hout, pw: pw + wout]
 
 
-def _weight_grad_single_gemm(x, gy, kernel, stride, padding, dilation):
-    """groups = 1: gW (Cout, C·kh·kw) = gy (Cout, Ho·Wo·N) @ colsᵀ, ONE GEMM."""
+def _weight_grad_single_gemm(x, gy, kernel, stride, padding, dilation, im2col=None, gy_t=None):
+    """groups = 1: gW (Cout, C·kh·kw) = gy (Cout, Ho·Wo·N) @ colsᵀ, ONE GEMM. ``im2col`` =
+    (cols, (Ho, Wo)) of x and ``gy_t`` (gy batch-last) may come from elsewhere in the same
+    forward or backward pass, which saves redoing those copies."""
     cout = gy.shape[1]
     ho, wo = gy.shape[2], gy.shape[3]
-    cols, (ho_full, wo_full) = im2col_batch_last(x, kernel, stride, padding, dilation)
+    if im2col is None:
+        im2col = im2col_batch_last(x, kernel, stride, padding, dilation)
+    cols, (ho_full, wo_full) = im2col
     c = x.shape[1]
     if (ho_full, wo_full) != (ho, wo):   # the last window was dropped by the forward: trim
         n = x.shape[0]
         cols = cols.reshape(-1, ho_full, wo_full, n)[:, :ho, :wo].reshape(cols.shape[0], -1)
-    gy_t = _batch_last(gy).reshape(cout, -1)
+    if gy_t is None:
+        gy_t = _batch_last(gy).reshape(cout, -1)
     return (gy_t @ cols.T).reshape(cout, c, *kernel)
 
 
@@ -258,26 +269,41 @@ class _ConvFunction(Function):
 
     Each is the other's input gradient; both take their weight gradient from Conv2dGradW,
     with x and ∂L/∂y in opposite roles; the bias gradient is ∂L/∂y summed per channel.
+
+    With groups = 1 the input and weight gradients need the same batch-last copies of
+    ∂L/∂y (and the forward already made one of x's), so ``shared_operands`` makes them
+    once per backward and hands them to both Functions. ``reuse`` carries such
+    precomputed arrays into a forward; they are plain caches of the inputs' data.
     """
 
-    def __init__(self, stride, padding, dilation, groups):
+    def __init__(self, stride, padding, dilation, groups, reuse=None):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.reuse = reuse
 
     @property
     def geometry(self):
         return (self.stride, self.padding, self.dilation, self.groups)
 
+    @property
+    def single_gemm(self):
+        return self.groups == 1 and SINGLE_GEMM
+
     def forward(self, x, weight, bias=None):
-        if self.groups == 1 and SINGLE_GEMM:
-            return self.kernel_single_gemm(x, weight, bias)
+        if self.single_gemm:
+            y, kept = self.kernel_single_gemm(x, weight, bias)
+            # only worth keeping when the weight gradient will be asked for
+            self.kept = kept if self.requires_grad and self.needs_input_grad[1] else None
+            self.reuse = None
+            return y
         y = self.kernel_grouped(x, weight)
         return y if bias is None else y + bias.reshape(1, -1, 1, 1)
 
     def backward(self, gy):
         x, weight = self.inputs[0], self.inputs[1]
         needs = self.needs_input_grad
-        gx = self.input_grad(gy, weight, x.shape) if needs[0] else None
-        gw = self.weight_grad(x, gy, weight.shape[2:]) if needs[1] else None
+        shared = self.shared_operands(gy, weight) if self.single_gemm and needs[0] and needs[1] else {}
+        gx = self.input_grad(gy, weight, x.shape, shared) if needs[0] else None
+        gw = self.weight_grad(x, gy, weight.shape[2:], shared) if needs[1] else None
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (reduce_sum(gy, (0, 2, 3)) if needs[2] else None)
@@ -286,51 +312,74 @@ class _ConvFunction(Function):
 class Conv2d(_ConvFunction):
     """y = conv2d(x, W) + b  (see the module docstring for the math)"""
 
+    kept = None    # im2col(x) from the forward: the weight gradient's GEMM operand
+
     def kernel_single_gemm(self, x, weight, bias):
-        return _conv_forward_single_gemm(x, weight, self.stride, self.padding, self.dilation, bias)
+        return _conv_forward_single_gemm(x, weight, self.stride, self.padding, self.dilation, bias,
+                                         im2col=self.reuse)
 
     def kernel_grouped(self, x, weight):
         return _conv_forward(x, weight, *self.geometry)
 
-    def input_grad(self, gy, weight, x_shape):
-        return ConvTranspose2d(*self.geometry, output_size=x_shape[2:])(gy, weight)
+    def shared_operands(self, gy, weight):
+        # ∂x = convT(gy) and ∂W = gy @ colsᵀ both start from gy batch-last
+        return {"gy_t": _batch_last(gy.data).reshape(weight.shape[0], -1)}
 
-    def weight_grad(self, x, gy, kernel):
-        return Conv2dGradW(kernel, *self.geometry)(x, gy)
+    def input_grad(self, gy, weight, x_shape, shared):
+        return ConvTranspose2d(*self.geometry, output_size=x_shape[2:],
+                               reuse=shared.get("gy_t"))(gy, weight)
+
+    def weight_grad(self, x, gy, kernel, shared):
+        return Conv2dGradW(kernel, *self.geometry, im2col=self.kept,
+                           gy_t=shared.get("gy_t"))(x, gy)
 
 
 class ConvTranspose2d(_ConvFunction):
     """y = conv_transpose2d(x, W) + b, the adjoint of conv2d"""
 
-    def __init__(self, stride, padding, dilation, groups, output_size):
-        super().__init__(stride, padding, dilation, groups)
+    kept = None    # x batch-last from the forward: the weight gradient's GEMM operand
+
+    def __init__(self, stride, padding, dilation, groups, output_size, reuse=None):
+        super().__init__(stride, padding, dilation, groups, reuse)
         self.output_size = tuple(output_size)
 
     def kernel_single_gemm(self, x, weight, bias):
         return _conv_transpose_single_gemm(x, weight, self.stride, self.padding, self.dilation,
-                                           self.output_size, bias)
+                                           self.output_size, bias, x_t=self.reuse)
 
     def kernel_grouped(self, x, weight):
         return _conv_transpose_forward(x, weight, *self.geometry, self.output_size)
 
-    def input_grad(self, gy, weight, x_shape):
-        return _crop_to(Conv2d(*self.geometry)(gy, weight), x_shape)
+    def shared_operands(self, gy, weight):
+        # ∂x = conv2d(gy) and ∂W = Conv2dGradW(gy, x) both need im2col(gy)
+        return {"im2col": im2col_batch_last(gy.data, weight.shape[2:], self.stride, self.padding,
+                                            self.dilation)}
 
-    def weight_grad(self, x, gy, kernel):
-        return Conv2dGradW(kernel, *self.geometry)(gy, x)
+    def input_grad(self, gy, weight, x_shape, shared):
+        return _crop_to(Conv2d(*self.geometry, reuse=shared.get("im2col"))(gy, weight), x_shape)
+
+    def weight_grad(self, x, gy, kernel, shared):
+        return Conv2dGradW(kernel, *self.geometry, im2col=shared.get("im2col"),
+                           gy_t=self.kept)(gy, x)
 
 
 class Conv2dGradW(Function):
-    """gW = Σ_{n,y,x} gy[n, o, y, x] · x_pad[n, c, y·s + i·d, x·s + j·d]  (bilinear in x and gy)"""
+    """gW = Σ_{n,y,x} gy[n, o, y, x] · x_pad[n, c, y·s + i·d, x·s + j·d]  (bilinear in x and gy)
 
-    def __init__(self, kernel, stride, padding, dilation, groups):
+    ``im2col`` and ``gy_t`` are optional precomputed batch-last copies of x and gy
+    (see _ConvFunction); they are used once and dropped.
+    """
+
+    def __init__(self, kernel, stride, padding, dilation, groups, im2col=None, gy_t=None):
         self.kernel = tuple(kernel)
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.im2col, self.gy_t = im2col, gy_t
 
     def forward(self, x, gy):
         if self.groups == 1 and SINGLE_GEMM:
+            im2col, gy_t, self.im2col, self.gy_t = self.im2col, self.gy_t, None, None
             return _weight_grad_single_gemm(x, gy, self.kernel, self.stride, self.padding,
-                                            self.dilation)
+                                            self.dilation, im2col, gy_t)
         return _weight_grad(x, gy, self.kernel, self.stride, self.padding, self.dilation,
                             self.groups)
 
