@@ -95,9 +95,12 @@ def _batch_last(x, padding=(0, 0)):
     xp = get_array_module(x)
     n, c, h, w = x.shape
     ph, pw = padding
+    moved = x.transpose(1, 2, 3, 0)
+    if not (ph or pw) and moved.flags.c_contiguous:
+        return moved            # x came from a conv here: it already is batch-last in memory
     out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype) if ph or pw else \
         xp.empty((c, h, w, n), dtype=x.dtype)
-    out[:, ph:ph + h, pw:pw + w, :] = x.transpose(1, 2, 3, 0)
+    out[:, ph:ph + h, pw:pw + w, :] = moved
     return out
 
 
@@ -128,11 +131,16 @@ def _conv_forward_single_gemm(x, weight, stride, padding, dilation, bias=None, i
 
 
 def _to_nchw(y_view, bias):
-    """One pass from a transposed view to a contiguous NCHW array, bias included."""
-    xp = get_array_module(y_view)
+    """(C, H, W, N) memory seen as (N, C, H, W), bias added; no transposing copy.
+
+    The result keeps the batch innermost in memory (elementwise ops such as the
+    bias add, ReLU or batch norm preserve an input's layout), so the next conv's
+    ``_batch_last`` finds its input already in place. Ops that need NCHW order
+    (a flatten before a linear layer) make the one copy themselves.
+    """
     if bias is not None:
         return y_view + bias.reshape(1, -1, 1, 1)
-    return xp.ascontiguousarray(y_view)
+    return y_view
 
 
 def _conv_transpose_single_gemm(x, weight, stride, padding, dilation, output_size, bias=None,
