@@ -162,10 +162,11 @@ def _conv_transpose_single_gemm(x, weight, stride, padding, dilation, output_siz
 def _col2im_batch_last(cols, stride, padding, dilation, output_size):
     """out[c, y·s + i·d - p, x·s + j·d - p, n] += cols[i, j, c, y, x, n].
 
-    Writing every s-th element is slow, so the output is split into s×s phase
-    planes, out[c, s·a + r, s·b + q] = phase[r, q][c, a, b]: tap (i, j) lands in
-    phase (i·d mod s, j·d mod s) at offset (⌊i·d/s⌋, ⌊j·d/s⌋), a plain block whose
-    rows are contiguous runs of W·N values. One reshape interleaves the phases.
+    Split each output axis into s phases, out[c, s·a + r, s·b + q] = planes[c, a, r, b, q]:
+    tap (i, j) lands in phase (i·d mod s, j·d mod s) at offset (⌊i·d/s⌋, ⌊j·d/s⌋), a
+    plain (h, w) block of that phase. The planes are stored in (C, a, r, b, q, N)
+    order, which IS the output's memory order, so no copy interleaves them at the
+    end; every addition writes runs of N contiguous values (the batch is innermost).
     """
     xp = get_array_module(cols)
     kh, kw, c, h, w, n = cols.shape
@@ -173,16 +174,13 @@ def _col2im_batch_last(cols, stride, padding, dilation, output_size):
     hout, wout = output_size
     hq = max(-(-(hout + 2 * ph) // sh), (dh * (kh - 1)) // sh + h)
     wq = max(-(-(wout + 2 * pw) // sw), (dw * (kw - 1)) // sw + w)
-    phases = xp.zeros((sh, sw, c, hq, wq, n), dtype=cols.dtype)
+    planes = xp.zeros((c, hq, sh, wq, sw, n), dtype=cols.dtype)
     for i in range(kh):
         r, a = (i * dh) % sh, (i * dh) // sh
         for j in range(kw):
             q, b = (j * dw) % sw, (j * dw) // sw
-            phases[r, q, :, a:a + h, b:b + w] += cols[i, j]
-    if sh == 1 and sw == 1:
-        out = phases[0, 0]
-    else:   # (r, q, C, a, b, N) → (C, a, r, b, q, N) → (C, a·s + r, b·s + q, N)
-        out = phases.transpose(2, 3, 0, 4, 1, 5).reshape(c, hq * sh, wq * sw, n)
+            planes[:, a:a + h, r, b:b + w, q] += cols[i, j]
+    out = planes.reshape(c, hq * sh, wq * sw, n)
     return out[:, ph: ph + hout, pw: pw + wout]
 
 
