@@ -13,6 +13,10 @@ alternation of D and G steps; what changes — networks, losses, optimizer
 settings, pixel range — sits in the ARCHS table and in the two step functions
 below, whose branches are the only per-model code.
 
+Stabilisers: --label-smoothing (one-sided), --saturating (to compare with the
+non-saturating default), --ema 0.999 (grids and metrics from an exponential
+moving average of G's weights), and for WGAN-GP --n-critic and --gp-weight.
+
 Outputs in --out: a sample grid from fixed noise (and, for the conditional
 models, fixed labels: row r shows digit r) every epoch (epoch_001.png, ...) and
 progress.gif, losses.png (D and G losses), dx.png (D(x) and D(G(z))),
@@ -55,6 +59,9 @@ def add_flags(parser):
                         help="use the original minimax G loss log(1 - D(G(z))) instead of -log D(G(z))")
     parser.add_argument("--n-critic", type=int, default=5, help="critic steps per G step (wgan-gp)")
     parser.add_argument("--gp-weight", type=float, default=10.0)
+    parser.add_argument("--ema", type=float, default=0.0,
+                        help="decay of an exponential moving average of G's weights, used for the "
+                             "grids and metrics (0: off, the plain G; 0.999 is usual)")
     parser.add_argument("--fid-n", type=int, default=10_000)
 
 
@@ -137,18 +144,20 @@ def main(argv=None):
     opt_g = optim.Adam(G.parameters(), lr=lr, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=lr, betas=spec["betas"])
     every_g = args.n_critic if args.arch == "wgan-gp" else 1
+    ema = optim.EMA(G, args.ema) if args.ema else None
+    models = {"G": G, "D": D, **({"G_ema": ema.model} if ema else {})}
 
     # the same z (and labels: row r is digit r) for every epoch's grid
     grid_rows = 10 if conditional else 8
     fixed_noise = tg.randn(grid_rows * grid_rows, args.latent_dim)
     fixed_labels = tg.tensor(np.repeat(np.arange(10), 10), dtype="int64") if conditional else None
-    state = run.resume({"G": G, "D": D}, {"G": opt_g, "D": opt_d})
+    state = run.resume(models, {"G": opt_g, "D": opt_d})
     start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
     frames = list(state["extra"].get("frames", [])) if state else []
     epoch, batch = start_epoch, skip
 
     def save():
-        run.save_checkpoint(epoch, batch, {"G": G, "D": D}, {"G": opt_g, "D": opt_d},
+        run.save_checkpoint(epoch, batch, models, {"G": opt_g, "D": opt_d},
                             extra={"frames": frames})
 
     with run.interrupt_guard(save):
@@ -166,15 +175,18 @@ def main(argv=None):
                 g_loss = None
                 if batch % every_g == every_g - 1:     # WGAN-GP: n_critic D steps per G step
                     g_loss = generator_step(args.arch, D, opt_g, fake, fake_labels, args)
+                    if ema:
+                        ema.update(G)
                 batch += 1
                 if batch % 10 == 0 or batch == len(train):   # reading values syncs a GPU: not every step
                     run.log(d_loss=d_loss, d_real=d_real, d_fake=d_fake)
                     if g_loss is not None:
                         run.log(g_loss=g_loss)
             epoch, batch = epoch + 1, 0
-            G.eval()
+            sampler = ema.model if ema else G
+            sampler.eval()
             with tg.no_grad():
-                grid = to_unit(generate(G, fixed_noise, fixed_labels), spec["pixels"])
+                grid = to_unit(generate(sampler, fixed_noise, fixed_labels), spec["pixels"])
             G.train()
             viz.save_image_grid(grid, run.path(f"epoch_{epoch:03d}.png"), nrow=grid_rows, title=f"epoch {epoch}")
             frames.append(run.path(f"epoch_{epoch:03d}.png"))
@@ -185,7 +197,8 @@ def main(argv=None):
     run.plot_history("losses.png", keys=("d_loss", "g_loss"), title=f"{args.arch}: D and G losses")
     run.plot_history("dx.png", keys=("d_real", "d_fake"),
                      title=f"{args.arch}: " + ("critic scores" if wgan else "D(x) and D(G(z))"))
-    G.eval()
+    sampler = ema.model if ema else G
+    sampler.eval()
     # conditional models: an equal number of samples of each requested digit
     sample_labels = np.repeat(np.arange(10), -(-args.fid_n // 10))[:args.fid_n] if conditional else None
     chunks = []
@@ -193,7 +206,7 @@ def main(argv=None):
         for s in range(0, args.fid_n, 500):
             m = min(500, args.fid_n - s)
             y = tg.tensor(sample_labels[s:s + m], dtype="int64") if conditional else None
-            chunks.append(to_unit(generate(G, tg.randn(m, args.latent_dim), y), spec["pixels"]))
+            chunks.append(to_unit(generate(sampler, tg.randn(m, args.latent_dim), y), spec["pixels"]))
     samples = np.concatenate(chunks)
     if conditional:     # 10 of each digit, one digit per row
         per_class = -(-args.fid_n // 10)
@@ -202,7 +215,8 @@ def main(argv=None):
     else:
         run.save_samples(samples[:max(args.num_samples, 64)], title=f"{args.arch} samples")
     metrics = evaluate_samples(samples, sample_labels, "mnist", args.fid_n)
-    metrics.update({"arch": args.arch, "epochs": args.epochs})
+    metrics.update({"arch": args.arch, "epochs": args.epochs, "ema": args.ema,
+                    "sampled_from": "EMA of G's weights" if ema else "G"})
     run.write_metrics(metrics)
     run.finish()
     return metrics
