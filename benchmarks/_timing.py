@@ -1,5 +1,13 @@
-"""Small timing helpers shared by the benchmarks: best-of-N wall time, and PyTorch if present."""
+"""Small timing helpers shared by the benchmarks: best-of-N wall time, and PyTorch if present.
+
+Importing this module tunes the process's malloc (tinygen.tune_host_allocator), as the
+examples do; tinygen and PyTorch run in the same process, so both get it.
+"""
 import time
+
+import tinygen
+
+tinygen.tune_host_allocator()
 
 
 def best_time(fn, repeats=5, warmup=2, inner=1):

@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from .host_allocator import tune_host_allocator
 from . import backend as _backend
 from . import random as _random
 from .serialization import CheckpointError, atomic_savez, load, save
@@ -75,6 +76,7 @@ class Run:
         os.makedirs(self.out, exist_ok=True)
         _backend.use_backend(args.backend)
         _random.manual_seed(args.seed)
+        tune_host_allocator()        # reuse freed host memory across steps (see host_allocator.py)
         self.history = {}            # name -> list of (step, value)
         self.step = 0
         self._running = {}

@@ -28,6 +28,10 @@ def _const(array):
     return Tensor._make(array, None, 0)
 
 
+def xp_einsum(spec, *arrays):
+    return get_array_module(arrays[0]).einsum(spec, *arrays)
+
+
 def _channel_shape(x):
     return (1, -1) + (1,) * (x.ndim - 2)
 
@@ -41,18 +45,22 @@ class BatchNormTrain(Function):
     def forward(self, x, weight, bias):
         xp = get_array_module(x)
         axes = (0,) + tuple(range(2, x.ndim))
+        shape = _channel_shape(x)
         count = x.size // x.shape[1]
         mean = x.mean(axis=axes, keepdims=True)
         centered = x - mean
         # Σ (x-μ)² per channel without a squared temporary
         letters = "abcdefgh"[:x.ndim]
-        sq_sum = xp.einsum(f"{letters},{letters}->b", centered, centered)
-        var = sq_sum / count
+        self.sum_spec = f"{letters},{letters}->b"
+        var = xp.einsum(self.sum_spec, centered, centered) / count
         inv_std = 1.0 / xp.sqrt(var + x.dtype.type(self.eps))
-        x_hat = centered * inv_std.reshape(_channel_shape(x))
-        self.x_hat, self.inv_std = x_hat, inv_std
+        # x̂ = (x-μ)·inv_std is never stored: y and the backward fold inv_std into
+        # per-channel factors, which saves a full pass and an activation-sized array
+        self.centered, self.inv_std = centered, inv_std
         self.batch_mean, self.batch_var = mean.reshape(-1), var   # for the running statistics
-        return x_hat * weight.reshape(_channel_shape(x)) + bias.reshape(_channel_shape(x))
+        y = centered * (weight * inv_std).reshape(shape)
+        y += bias.reshape(shape)
+        return y
 
     def backward(self, gy):
         x, weight, _ = self.inputs
@@ -63,11 +71,15 @@ class BatchNormTrain(Function):
         shape = _channel_shape(g)
         count = g.size // g.shape[1]
         g_sum = g.sum(axis=axes)
-        g_xhat_sum = (g * self.x_hat).sum(axis=axes)
+        g_xhat_sum = xp_einsum(self.sum_spec, g, self.centered) * self.inv_std     # Σ g·x̂
         gx = gw = gb = None
         if self.needs_input_grad[0]:
-            scale = (weight.data * self.inv_std / count).reshape(shape)
-            gx = _const(scale * (count * g - g_sum.reshape(shape) - self.x_hat * g_xhat_sum.reshape(shape)))
+            # ∂x = a·g + b + c·(x-μ), with per-channel a = γ/σ, b = -a Σg/M, c = -a Σg·x̂ /(M σ)
+            a = weight.data * self.inv_std
+            gx = g * a.reshape(shape)
+            gx += self.centered * (-a * g_xhat_sum * self.inv_std / count).reshape(shape)
+            gx += (-a * g_sum / count).reshape(shape)
+            gx = _const(gx)
         if self.needs_input_grad[1]:
             gw = _const(g_xhat_sum.astype(weight.dtype, copy=False))
         if self.needs_input_grad[2]:
