@@ -171,3 +171,13 @@ def test_comparisons_and_argmax_carry_no_grad():
         assert not y.requires_grad and y.grad_fn is None
     assert (x > 0).dtype == np.bool_
     np.testing.assert_array_equal(x.argmax(1).numpy(), x.detach().numpy().argmax(1))
+
+
+@pytest.mark.parametrize("slope", [-0.5, 0.0, 0.01, 1.0, 1.5])
+def test_leaky_relu_any_slope_matches_where_and_gradcheck(slope):
+    # the kernel picks max/min/where by slope; every branch must be the same function
+    values = np.array([-2.0, -0.3, 0.4, 1.7, -1.1, 0.9])
+    x = tg.tensor(values, dtype="float64", requires_grad=True)
+    out = F.leaky_relu(x, slope)
+    np.testing.assert_allclose(out.detach().numpy(), np.where(values > 0, values, slope * values))
+    gradcheck(lambda t: F.leaky_relu(t, slope), (x,))

@@ -38,11 +38,22 @@ class LeakyReLU(Function):
         self.slope = slope
 
     def forward(self, x):
-        return get_array_module(x).where(x > 0, x, x * x.dtype.type(self.slope))
+        xp = get_array_module(x)
+        scaled = x * x.dtype.type(self.slope)
+        # max(x, a·x) is the same function for 0 ≤ a ≤ 1 (min for a > 1) and, unlike
+        # where(), a plain ufunc: several times faster, and it keeps x's memory layout
+        if 0 <= self.slope <= 1:
+            return xp.maximum(x, scaled)
+        if self.slope > 1:
+            return xp.minimum(x, scaled)
+        return xp.where(x > 0, x, scaled)
 
     def backward(self, gy):
         x = self.inputs[0].data
-        factor = get_array_module(x).where(x > 0, 1.0, self.slope).astype(gy.dtype)
+        xp = get_array_module(x)
+        # dy/dx = a + (1 - a)·1[x > 0], built with ufuncs for the same reason
+        factor = xp.multiply(x > 0, gy.dtype.type(1.0 - self.slope), dtype=gy.dtype)
+        factor += gy.dtype.type(self.slope)
         return gy * _const(factor)
 
 
