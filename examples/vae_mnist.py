@@ -30,6 +30,11 @@ def add_flags(parser):
     parser.add_argument("--loss", choices=["elbo", "seed"], default="elbo",
                         help="elbo: sums over pixels and latents (a bound); seed: seed 004's means")
     parser.add_argument("--conditional", action="store_true", help="train the conditional VAE")
+    parser.add_argument("--beta-start", type=float, default=1.0,
+                        help="KL weight β at the first step, decaying linearly to 1 over --beta-steps "
+                             "(β > 1 first starves z, so a CVAE's decoder learns to use the label)")
+    parser.add_argument("--beta-epochs", type=float, default=0.0,
+                        help="epochs over which β goes from --beta-start to 1 (then the plain ELBO)")
     parser.add_argument("--lr-decay", choices=["none", "cosine"], default="none",
                         help="cosine: decay the learning rate to 0 over the run, stepped per batch")
     parser.add_argument("--iwae-k", type=int, default=1000, help="importance samples per image")
@@ -142,6 +147,15 @@ def pictures(model, run, args):
             viz.scatter_latents(means, ys, run.path("latents.png"), "test-set latent means")
 
 
+def kl_weight(step, args, steps_per_epoch):
+    """β(t) = 1 + (β₀ - 1)·max(0, 1 - t/T), T = --beta-epochs worth of steps: the loss
+    ends as the plain ELBO, so every reported likelihood is that of the β = 1 model."""
+    total = args.beta_epochs * steps_per_epoch
+    if args.beta_start == 1.0 or total <= 0:
+        return 1.0
+    return 1.0 + (args.beta_start - 1.0) * max(0.0, 1.0 - step / total)
+
+
 def main(argv=None):
     args = experiment.parse_args("Seed-004 VAE on MNIST", argv, extra=add_flags,
                                  epochs=8, batch_size=128, lr=1e-3,
@@ -175,7 +189,8 @@ def main(argv=None):
             train.set_epoch(epoch, batch)
             model.train()
             for x, y in run.progress(train, epoch):
-                loss, parts = model.loss(x, y if args.conditional else None, kind=args.loss)
+                beta = kl_weight(run.step, args, len(train))
+                loss, parts = model.loss(x, y if args.conditional else None, kind=args.loss, beta=beta)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -194,6 +209,7 @@ def main(argv=None):
     run.plot_history(title=f"{name}: loss ({args.loss}) per step")
     metrics = evaluate(model, args, run)
     metrics.update({"epochs": args.epochs, "latent_dim": args.latent_dim, "loss": args.loss, "lr_decay": args.lr_decay,
+                    "beta_start": args.beta_start, "beta_epochs": args.beta_epochs,
                     "parameters": sum(p.numel() for p in model.parameters())})
     run.write_metrics(metrics)
     run.finish()

@@ -90,3 +90,23 @@ def test_iwae_is_below_the_negative_elbo_and_tightens_with_k():
     assert nll[1] == pytest.approx(nelbo, rel=0.02)       # k = 1 is the ELBO itself
     assert nll[100] <= nll[10] + 0.1 <= nll[1] + 0.2       # more samples: a tighter bound
     assert nll[100] < nelbo
+
+
+def test_beta_weights_only_the_kl_and_parts_stay_unweighted():
+    logits = tg.tensor(np.array([[0.3, -1.2, 2.0, 0.0]]).reshape(1, 1, 2, 2))
+    x = tg.tensor(np.array([[1.0, 0.0, 1.0, 1.0]]).reshape(1, 1, 2, 2))
+    mu, logvar = tg.tensor([[0.5, -1.0]]), tg.tensor([[0.2, -0.4]])
+    plain, parts = vae_loss(logits, x, mu, logvar)
+    weighted, weighted_parts = vae_loss(logits, x, mu, logvar, beta=3.0)
+    assert weighted.item() == pytest.approx(parts["rec"].item() + 3.0 * parts["kl"].item(), rel=1e-6)
+    assert plain.item() == pytest.approx(parts["rec"].item() + parts["kl"].item(), rel=1e-6)
+    assert weighted_parts["kl"].item() == pytest.approx(parts["kl"].item(), rel=1e-7)
+
+
+def test_kl_weight_schedule_decays_linearly_to_one():
+    from types import SimpleNamespace
+    from helpers import load_example
+    kl_weight = load_example("vae_mnist").kl_weight
+    args = SimpleNamespace(beta_start=5.0, beta_epochs=2.0)
+    assert [kl_weight(t, args, 10) for t in (0, 10, 20, 30)] == [5.0, 3.0, 1.0, 1.0]
+    assert kl_weight(0, SimpleNamespace(beta_start=1.0, beta_epochs=2.0), 10) == 1.0

@@ -26,7 +26,7 @@ from ..nn import functional as F
 from ..metrics.likelihood import iwae_bound
 
 
-def vae_loss(logits, x, mu, logvar, kind="elbo"):
+def vae_loss(logits, x, mu, logvar, kind="elbo", beta=1.0):
     """The VAE loss and its parts, averaged over the batch.
 
     kind="elbo" (default), the negative ELBO per image, in nats:
@@ -38,6 +38,8 @@ def vae_loss(logits, x, mu, logvar, kind="elbo"):
       i.e. it down-weights reconstruction by 784/16 = 49 against the KL (for the
       default 16 latents): blurrier reconstructions, a smoother latent space, and
       a loss that is no longer a bound on log p(x).
+    beta weights the KL term, L = rec + β·KL (β = 1: the ELBO); the parts are returned
+    unweighted, so "rec" + "kl" is always the β = 1 loss.
     """
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1)
     kl = -0.5 * (1.0 + logvar - mu * mu - logvar.exp())
@@ -47,7 +49,7 @@ def vae_loss(logits, x, mu, logvar, kind="elbo"):
         rec, kld = bce.mean(), kl.mean()
     else:
         raise ValueError(f"loss kind must be 'elbo' or 'seed', not {kind!r}")
-    return rec + kld, {"rec": rec, "kl": kld}
+    return (rec + kld if beta == 1.0 else rec + beta * kld), {"rec": rec, "kl": kld}
 
 
 class VAE(nn.Module):
@@ -100,10 +102,10 @@ class VAE(nn.Module):
         return self.decode(z, labels), mu, logvar
 
     # -- losses ----------------------------------------------------------------------
-    def loss(self, x, labels=None, kind="elbo"):
+    def loss(self, x, labels=None, kind="elbo", beta=1.0):
         """The training loss and its parts (see ``vae_loss``) for a batch x."""
         logits, mu, logvar = self(x, labels)
-        return vae_loss(logits, x, mu, logvar, kind)
+        return vae_loss(logits, x, mu, logvar, kind, beta)
 
     # -- evaluation ------------------------------------------------------------------
     def negative_elbo(self, x, labels=None):
