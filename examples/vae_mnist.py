@@ -30,6 +30,9 @@ def add_flags(parser):
     parser.add_argument("--loss", choices=["elbo", "seed"], default="elbo",
                         help="elbo: sums over pixels and latents (a bound); seed: seed 004's means")
     parser.add_argument("--conditional", action="store_true", help="train the conditional VAE")
+    parser.add_argument("--prior", choices=["standard", "class"], default=None,
+                        help="p(z): N(0, I), or for the CVAE a learned N(m_y, s_y²) per class "
+                             "(default: standard for the VAE, class for the CVAE)")
     parser.add_argument("--beta-start", type=float, default=1.0,
                         help="KL weight β at the first step, decaying linearly to 1 over --beta-steps "
                              "(β > 1 first starves z, so a CVAE's decoder learns to use the label)")
@@ -167,7 +170,8 @@ def main(argv=None):
     train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
                             seed=args.seed, limit=args.limit, transform=data.DynamicBinarize(),
                             resident=True)
-    model = VAE(args.latent_dim, num_classes=10 if args.conditional else 0)
+    args.prior = args.prior or ("class" if args.conditional else "standard")
+    model = VAE(args.latent_dim, num_classes=10 if args.conditional else 0, prior=args.prior)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     total_steps = max(args.epochs * len(train), 1)
     decay = (lambda step: 0.5 * (1 + np.cos(np.pi * min(step, total_steps) / total_steps))) \
@@ -209,7 +213,7 @@ def main(argv=None):
     run.plot_history(title=f"{name}: loss ({args.loss}) per step")
     metrics = evaluate(model, args, run)
     metrics.update({"epochs": args.epochs, "latent_dim": args.latent_dim, "loss": args.loss, "lr_decay": args.lr_decay,
-                    "beta_start": args.beta_start, "beta_epochs": args.beta_epochs,
+                    "beta_start": args.beta_start, "beta_epochs": args.beta_epochs, "prior": args.prior,
                     "parameters": sum(p.numel() for p in model.parameters())})
     run.write_metrics(metrics)
     run.finish()

@@ -7,7 +7,7 @@ import pytest
 import tinygen as tg
 from tinygen import optim
 from tinygen.models import VAE
-from tinygen.models.vae import vae_loss
+from tinygen.models.vae import gaussian_kl, vae_loss
 
 
 def test_parameter_count_equals_the_keras_model():
@@ -68,25 +68,30 @@ def test_a_few_steps_lower_the_loss(conditional):
     assert model.loss(x, y)[0].item() < 0.8 * first
 
 
-def test_iwae_is_below_the_negative_elbo_and_tightens_with_k():
+@pytest.mark.parametrize("prior", ["standard", "class"])
+def test_iwae_is_below_the_negative_elbo_and_tightens_with_k(prior):
     tg.manual_seed(0)
-    model = VAE(4)
+    conditional = prior == "class"
+    model = VAE(4, num_classes=10 if conditional else 0, prior=prior)
     rng = np.random.default_rng(1)
     x = tg.tensor((rng.random((24, 1, 28, 28)) < 0.15).astype(np.float32))
+    y = tg.tensor(np.arange(24) % 10, dtype="int64") if conditional else None
     opt = optim.Adam(model.parameters(), lr=2e-3)
     for _ in range(10):
-        loss, _ = model.loss(x)
+        loss, _ = model.loss(x, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
+    if conditional:     # the learned prior moved away from N(0, I): it is really used below
+        assert np.abs(model.prior_mu.weight.detach().numpy()).max() > 1e-3
     model.eval()
     with tg.no_grad():
         tg.manual_seed(2)
-        nelbo = np.mean([model.negative_elbo(x).mean() for _ in range(20)])
+        nelbo = np.mean([model.negative_elbo(x, y).mean() for _ in range(20)])
         nll = {}
         for k in (1, 10, 100):
             tg.manual_seed(3)
-            nll[k] = -model.iwae_log_likelihood(x, k=k, chunk=50).mean()
+            nll[k] = -model.iwae_log_likelihood(x, k=k, labels=y, chunk=50).mean()
     assert nll[1] == pytest.approx(nelbo, rel=0.02)       # k = 1 is the ELBO itself
     assert nll[100] <= nll[10] + 0.1 <= nll[1] + 0.2       # more samples: a tighter bound
     assert nll[100] < nelbo
@@ -110,3 +115,27 @@ def test_kl_weight_schedule_decays_linearly_to_one():
     args = SimpleNamespace(beta_start=5.0, beta_epochs=2.0)
     assert [kl_weight(t, args, 10) for t in (0, 10, 20, 30)] == [5.0, 3.0, 1.0, 1.0]
     assert kl_weight(0, SimpleNamespace(beta_start=1.0, beta_epochs=2.0), 10) == 1.0
+
+
+def test_gaussian_kl_against_a_learned_prior():
+    mu, logvar = tg.tensor([[0.5, -1.0]], dtype="float64"), tg.tensor([[0.2, -0.4]], dtype="float64")
+    m, v = tg.tensor([[0.1, 0.3]], dtype="float64"), tg.tensor([[-0.5, 0.7]], dtype="float64")
+    expected = [0.5 * (vv - lv + (math.exp(lv) + (a - b) ** 2) / math.exp(vv) - 1)
+                for a, lv, b, vv in zip([0.5, -1.0], [0.2, -0.4], [0.1, 0.3], [-0.5, 0.7])]
+    np.testing.assert_allclose(gaussian_kl(mu, logvar, m, v).numpy()[0], expected, rtol=1e-12)
+    zero = tg.zeros(1, 2, dtype="float64")
+    np.testing.assert_allclose(gaussian_kl(mu, logvar, zero, zero).numpy(), gaussian_kl(mu, logvar).numpy(),
+                               rtol=1e-12)
+
+
+def test_class_prior_sampling_draws_from_p_z_given_y():
+    model = VAE(3, num_classes=10, prior="class")
+    model.prior_mu.weight.data[...] = 0.0
+    model.prior_mu.weight.data[7] = 50.0             # digit 7's prior sits far away
+    model.prior_logvar.weight.data[...] = -20.0       # σ ≈ 0: z = m_y
+    with tg.no_grad():
+        far = model.sample(labels=[7]).numpy()
+        decoded = tg.nn.functional.sigmoid(model.decode(tg.full((1, 3), 50.0), tg.tensor([7], dtype="int64")))
+    np.testing.assert_allclose(far, decoded.numpy(), rtol=1e-5)
+    with pytest.raises(ValueError, match="prior"):
+        VAE(3, prior="class")

@@ -12,7 +12,10 @@ for latent_dim=16.
 
 The conditional VAE feeds a one-hot label to both halves: appended to the
 flattened features before the encoder's dense layer, and to z before the
-decoder's dense layer.
+decoder's dense layer. With ``prior="class"`` its prior is learned per class,
+p(z|y) = N(m_y, diag exp(v_y)) (two embedding tables, initialised to N(0, I)), as
+in Sohn et al.'s CVAE with a prior network: sampling z ~ p(z|y) then draws the
+styles that digit y actually has, instead of any style from N(0, I).
 """
 from __future__ import annotations
 
@@ -26,12 +29,22 @@ from ..nn import functional as F
 from ..metrics.likelihood import iwae_bound
 
 
-def vae_loss(logits, x, mu, logvar, kind="elbo", beta=1.0):
+def gaussian_kl(mu, logvar, prior_mu=None, prior_logvar=None):
+    """KL(N(μ, σ²) ‖ N(m, s²)) per dimension = ½ (log s² - log σ² + (σ² + (μ - m)²)/s² - 1);
+    with no prior given, N(0, 1): -½ (1 + log σ² - μ² - σ²)."""
+    if prior_mu is None:
+        return -0.5 * (1.0 + logvar - mu * mu - logvar.exp())
+    diff = mu - prior_mu
+    return 0.5 * (prior_logvar - logvar + (logvar.exp() + diff * diff) / prior_logvar.exp() - 1.0)
+
+
+def vae_loss(logits, x, mu, logvar, kind="elbo", beta=1.0, prior=(None, None)):
     """The VAE loss and its parts, averaged over the batch.
 
     kind="elbo" (default), the negative ELBO per image, in nats:
         L = Σ_pixels BCE(x, sigmoid(logits)) + Σ_d KL_d,
         KL_d = KL(N(μ_d, σ²_d) ‖ N(0, 1)) = -½ (1 + log σ²_d - μ²_d - σ²_d)
+        (or against a learned prior N(m, s²) given as ``prior`` = (m, log s²); see gaussian_kl)
     kind="seed", seed 004's loss, means instead of sums:
         L = mean_pixels BCE + mean_d KL_d
       Relative to the ELBO this divides reconstruction by 784 and the KL by 16,
@@ -42,7 +55,7 @@ def vae_loss(logits, x, mu, logvar, kind="elbo", beta=1.0):
     unweighted, so "rec" + "kl" is always the β = 1 loss.
     """
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1)
-    kl = -0.5 * (1.0 + logvar - mu * mu - logvar.exp())
+    kl = gaussian_kl(mu, logvar, *prior)
     if kind == "elbo":
         rec, kld = bce.sum(1).mean(), kl.sum(1).mean()
     elif kind == "seed":
@@ -55,9 +68,11 @@ def vae_loss(logits, x, mu, logvar, kind="elbo", beta=1.0):
 class VAE(nn.Module):
     """Seed 004's VAE; ``num_classes > 0`` makes it the conditional VAE."""
 
-    def __init__(self, latent_dim=16, num_classes=0):
+    def __init__(self, latent_dim=16, num_classes=0, prior="standard"):
         super().__init__()
-        self.latent_dim, self.num_classes = latent_dim, num_classes
+        if prior not in ("standard", "class") or (prior == "class" and not num_classes):
+            raise ValueError(f"prior must be 'standard', or 'class' for a conditional VAE; got {prior!r}")
+        self.latent_dim, self.num_classes, self.prior_kind = latent_dim, num_classes, prior
         self.features = nn.Sequential(
             nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
@@ -71,6 +86,17 @@ class VAE(nn.Module):
             nn.ConvTranspose2d(64, 64, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
             nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
             nn.ConvTranspose2d(32, 1, 3, stride=1, padding=1))
+        if prior == "class":     # p(z|y) = N(m_y, exp(v_y)), starting at N(0, I)
+            self.prior_mu = nn.Embedding(num_classes, latent_dim)
+            self.prior_logvar = nn.Embedding(num_classes, latent_dim)
+            nn.init.zeros_(self.prior_mu.weight)
+            nn.init.zeros_(self.prior_logvar.weight)
+
+    def prior(self, labels=None):
+        """(m, log s²) of p(z|y) per label, or (None, None) for the standard normal."""
+        if self.prior_kind == "standard":
+            return None, None
+        return self.prior_mu(labels), self.prior_logvar(labels)
 
     # -- the two halves -------------------------------------------------------------
     def _condition(self, h, labels):
@@ -105,7 +131,7 @@ class VAE(nn.Module):
     def loss(self, x, labels=None, kind="elbo", beta=1.0):
         """The training loss and its parts (see ``vae_loss``) for a batch x."""
         logits, mu, logvar = self(x, labels)
-        return vae_loss(logits, x, mu, logvar, kind, beta)
+        return vae_loss(logits, x, mu, logvar, kind, beta, self.prior(labels))
 
     # -- evaluation ------------------------------------------------------------------
     def negative_elbo(self, x, labels=None):
@@ -113,7 +139,7 @@ class VAE(nn.Module):
         from ..backend import to_numpy
         logits, mu, logvar = self(x, labels)
         rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
-        kl = (-0.5 * (1.0 + logvar - mu * mu - logvar.exp())).sum(1)
+        kl = gaussian_kl(mu, logvar, *self.prior(labels)).sum(1)
         return to_numpy((rec + kl).data).astype(np.float64)
 
     def iwae_log_likelihood(self, x, k=1000, labels=None, chunk=250):
@@ -126,6 +152,7 @@ class VAE(nn.Module):
         from ..metrics.likelihood import gaussian_log_density, standard_normal_log_density
         n = x.shape[0]
         mu, logvar = self.encode(x, labels)
+        prior_mu, prior_logvar = self.prior(labels)
         log_w = []
         for start in range(0, k, chunk):
             m = min(chunk, k - start)
@@ -139,19 +166,25 @@ class VAE(nn.Module):
             logits = self.decode(flat_z, flat_labels).reshape(m, n, 784)
             target = x.reshape(1, n, 784).expand(m, n, 784)
             log_px = -F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)
-            lw = log_px + standard_normal_log_density(z) - gaussian_log_density(z, mu, logvar)
+            log_prior = standard_normal_log_density(z) if prior_mu is None else \
+                gaussian_log_density(z, prior_mu, prior_logvar)
+            lw = log_px + log_prior - gaussian_log_density(z, mu, logvar)
             log_w.append(to_numpy(lw.data).astype(np.float64))
         return iwae_bound(np.concatenate(log_w, axis=0))
 
     def sample(self, n=None, labels=None):
-        """Mean images sigmoid(decoder(z)), z ~ N(0, I); conditional: one image per label."""
+        """Mean images sigmoid(decoder(z)), z ~ p(z) (N(0, I), or p(z|y) with prior="class");
+        conditional: one image per label."""
         if self.num_classes:
             if labels is None:
                 raise ValueError("a conditional VAE samples given labels: model.sample(labels=...)")
             n = len(labels)
         elif n is None:
             raise ValueError("sample(n): how many images?")
-        z = randn(n, self.latent_dim)
         if labels is not None and not hasattr(labels, "data"):
             labels = tensor(np.asarray(labels), dtype="int64")
+        z = randn(n, self.latent_dim)
+        prior_mu, prior_logvar = self.prior(labels)
+        if prior_mu is not None:
+            z = prior_mu + (0.5 * prior_logvar).exp() * z
         return F.sigmoid(self.decode(z, labels))
