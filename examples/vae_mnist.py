@@ -102,7 +102,8 @@ def sample_quality(model, args):
         report = evaluate_samples(np.concatenate(images), labels, "mnist", n)
     except FileNotFoundError as exc:      # the reference classifier is not trained yet
         return {"skipped": str(exc)}
-    report["images"] = "mean images sigmoid(decoder(z)), z ~ N(0, I)"
+    prior = "p(z|y), learned per class" if model.prior_kind == "class" else "N(0, I)"
+    report["images"] = f"mean images sigmoid(decoder(z)), z ~ {prior}"
     return report
 
 
