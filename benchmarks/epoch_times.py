@@ -1,0 +1,104 @@
+"""Time per epoch of each example's model on MNIST: the mean time of a few real training
+steps (the examples' own step functions and batch sizes) × steps per epoch.
+
+    python benchmarks/epoch_times.py                       # every model, NumPy
+    python benchmarks/epoch_times.py --only vae dcgan      # some of them
+    python benchmarks/epoch_times.py --backend cupy        # on a GPU
+
+Data loading and the per-epoch grid are left out (both are small); RESULTS.md
+quotes these figures as "time per epoch".
+"""
+import argparse
+import os
+import sys
+import time
+from types import SimpleNamespace
+
+import numpy as np
+
+import tinygen as tg
+from tinygen import optim
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+import gan_mnist  # noqa: E402
+from tinygen.models import VAE  # noqa: E402
+
+TRAIN_SIZE = 60_000
+GAN_ARGS = SimpleNamespace(gp_weight=10.0, label_smoothing=0.0, saturating=False, n_critic=5)
+
+
+def sync():
+    """Wait for the GPU (a no-op on NumPy), so wall time covers the work."""
+    if tg.get_backend() == "cupy":
+        import cupy
+        cupy.cuda.Stream.null.synchronize()
+
+
+def vae_step(conditional, batch=128):
+    model = VAE(16, num_classes=10 if conditional else 0, prior="class" if conditional else "standard")
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    x = tg.tensor((np.random.default_rng(0).random((batch, 1, 28, 28)) < 0.13).astype(np.float32))
+    y = tg.randint(0, 10, (batch,)) if conditional else None
+
+    def step():
+        loss, _ = model.loss(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step, batch
+
+
+def gan_step(arch, batch=64):
+    G, D = gan_mnist.build(arch, 100)
+    spec = gan_mnist.ARCHS[arch]
+    opt_g = optim.Adam(G.parameters(), lr=2e-4, betas=spec["betas"])
+    opt_d = optim.Adam(D.parameters(), lr=2e-4, betas=spec["betas"])
+    real = tg.rand(batch, 1, 28, 28) * 2 - 1
+    conditional = spec.get("conditional", False)
+    every_g = GAN_ARGS.n_critic if arch == "wgan-gp" else 1
+    counter = [0]
+
+    def step():
+        labels = tg.randint(0, 10, (batch,)) if conditional else None
+        fake = gan_mnist.generate(G, tg.randn(batch, 100), labels)
+        gan_mnist.discriminator_step(arch, D, opt_d, real, labels, fake, labels, GAN_ARGS)
+        if counter[0] % every_g == every_g - 1:
+            gan_mnist.generator_step(arch, D, opt_g, fake, labels, GAN_ARGS)
+        counter[0] += 1
+    return step, batch
+
+
+CASES = {
+    "vae": lambda: vae_step(False), "cvae": lambda: vae_step(True),
+    **{arch: (lambda arch=arch: gan_step(arch)) for arch in ("mlp", "seed", "dcgan", "cgan", "acgan", "wgan-gp")},
+}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
+    parser.add_argument("--only", nargs="*", choices=sorted(CASES))
+    parser.add_argument("--steps", type=int, default=20)
+    args = parser.parse_args()
+    tg.use_backend(args.backend)
+    tg.manual_seed(0)
+    tg.tune_host_allocator()          # as the examples do
+    print(f"time per MNIST epoch ({TRAIN_SIZE} images) on {args.backend}, mean of {args.steps} steps")
+    print(f"{'model':10s} {'batch':>6s} {'ms/step':>9s} {'s/epoch':>9s} {'img/s':>8s}")
+    for name in args.only or CASES:
+        step, batch = CASES[name]()
+        for _ in range(3):
+            step()
+        sync()
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        sync()
+        per_step = (time.perf_counter() - start) / args.steps
+        steps_per_epoch = TRAIN_SIZE // batch
+        print(f"{name:10s} {batch:6d} {per_step * 1e3:9.1f} {per_step * steps_per_epoch:9.1f} "
+              f"{batch / per_step:8.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
