@@ -3,12 +3,13 @@
 Both generators are the DCGAN generator fed [z, onehot(y)], so G(z, y) draws the digit y.
 They differ in how the discriminator uses the label:
 
-    CGAN:  D(x, y) sees the label. Here it enters twice: as 10 constant one-hot planes
-           concatenated to the image (the paper's input conditioning), and as a
-           projection term at the output (Miyato & Koyama, 2018),
-               ℓ(x, y) = wᵀφ(x) + b + e_yᵀφ(x),
-           which tells D *which* class-conditional density to match.
-           Losses: the usual GAN losses on ℓ(x, y).
+    CGAN:  D(x, y) sees the label as 10 constant one-hot planes concatenated to the
+           image (the paper's input conditioning, in its convolutional form):
+               ℓ(x, y) = wᵀφ([x, planes(y)]) + b.
+           Losses: the usual GAN losses on ℓ(x, y). (A projection term e_yᵀφ at the
+           output, Miyato & Koyama 2018, was tried first: without spectral norm it let
+           D win outright within one epoch and G collapsed to one saturated image per
+           class; with the planes alone the game stays balanced. RESULTS.md.)
 
     ACGAN: D(x) does not see the label; it has two heads on one trunk φ(x):
            a real/fake logit ℓ(x) and class logits c(x). With y_f the labels fed to G,
@@ -71,23 +72,19 @@ class _Trunk(nn.Module):
 
 
 class CGANDiscriminator(nn.Module):
-    """ℓ(x, y) = wᵀφ([x, planes(y)]) + b + e_yᵀφ([x, planes(y)]): one logit per image."""
+    """ℓ(x, y) = wᵀφ([x, planes(y)]) + b: the label as one-hot planes beside the image."""
 
     def __init__(self, num_classes=10, width=64):
         super().__init__()
         self.num_classes = num_classes
         self.trunk = _Trunk(1 + num_classes, width)
         self.out = nn.Linear(2 * width * 7 * 7, 1)
-        self.embed = nn.Embedding(num_classes, 2 * width * 7 * 7)
-        nn.init.normal_(self.embed.weight, 0.0, 0.02)   # start near the unconditional D
 
     def forward(self, x, labels):
         n, _, h, w = x.shape
         _labels_like(labels, n)
         planes = F.one_hot(labels, self.num_classes).to(x.dtype).reshape(n, self.num_classes, 1, 1)
-        features = self.trunk(ops.cat([x, planes.expand(n, self.num_classes, h, w)], 1))
-        projection = (self.embed(labels) * features).sum(1, keepdim=True)
-        return self.out(features) + projection
+        return self.out(self.trunk(ops.cat([x, planes.expand(n, self.num_classes, h, w)], 1)))
 
 
 class ACGANDiscriminator(nn.Module):
