@@ -204,3 +204,20 @@ def test_side_by_side_with_pytorch():
     ref = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(wt), stride=2,
                                                padding=1, output_padding=1)
     np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_forward_without_weight_grad_is_chunked_within_the_im2col_budget(monkeypatch):
+    """Sampling a big-kernel conv must not build one huge im2col buffer: with a tiny
+    budget the batch is processed in chunks, and the result is the same."""
+    from tinygen.nn.functional import conv as conv_module
+    rng = np.random.default_rng(0)
+    x = tg.tensor(rng.standard_normal((7, 3, 9, 9)), dtype="float64")
+    w = tg.tensor(rng.standard_normal((2, 3, 5, 5)), dtype="float64")
+    b = tg.tensor(rng.standard_normal(2), dtype="float64")
+    with tg.no_grad():
+        whole = F.conv2d(x, w, b, padding=2).numpy()
+        per_image = 3 * 25 * 81 * 8
+        monkeypatch.setattr(conv_module, "IM2COL_BUDGET_BYTES", 3 * per_image)   # 3 images per chunk
+        assert conv_module._batch_chunk(x.data, w.data, (1, 1), (2, 2), (1, 1)) == 3
+        chunked = F.conv2d(x, w, b, padding=2).numpy()
+    np.testing.assert_allclose(chunked, whole, rtol=1e-12)

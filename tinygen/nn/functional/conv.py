@@ -42,6 +42,10 @@ from ...backend import get_array_module
 
 
 SINGLE_GEMM = True   # groups = 1: batch-innermost layout and one large GEMM (see BENCHMARKS.md)
+# Largest im2col buffer a forward without a weight gradient (sampling, evaluation) may
+# build at once; above it the batch is processed in chunks. A 7×7 conv over 128 channels
+# at 28×28 needs 6272 × 784 floats per image: 9.8 GB for 500 images in one go.
+IM2COL_BUDGET_BYTES = 256 << 20
 
 
 def _pair(v, name):
@@ -128,6 +132,24 @@ def _conv_forward_single_gemm(x, weight, stride, padding, dilation, bias=None, i
     cols, (ho, wo) = im2col
     y = (weight.reshape(cout, -1) @ cols).reshape(cout, ho, wo, n).transpose(3, 0, 1, 2)
     return _to_nchw(y, bias), im2col
+
+
+def _batch_chunk(x, weight, stride, padding, dilation):
+    """How many images fit one im2col buffer of at most IM2COL_BUDGET_BYTES (at least 1)."""
+    n, _, h, w = x.shape
+    cout, cin, kh, kw = weight.shape
+    ho = conv_output_size(h, kh, stride[0], padding[0], dilation[0])
+    wo = conv_output_size(w, kw, stride[1], padding[1], dilation[1])
+    per_image = cin * kh * kw * ho * wo * x.dtype.itemsize
+    return max(1, min(n, IM2COL_BUDGET_BYTES // max(per_image, 1)))
+
+
+def _conv_forward_in_chunks(x, weight, stride, padding, dilation, bias, chunk):
+    """The same convolution, ``chunk`` images at a time, so im2col stays within budget."""
+    xp = get_array_module(x)
+    parts = [_conv_forward_single_gemm(x[start:start + chunk], weight, stride, padding, dilation,
+                                       bias)[0] for start in range(0, x.shape[0], chunk)]
+    return xp.concatenate(parts, axis=0)
 
 
 def _to_nchw(y_view, bias):
@@ -321,6 +343,12 @@ class Conv2d(_ConvFunction):
     kept = None    # im2col(x) from the forward: the weight gradient's GEMM operand
 
     def kernel_single_gemm(self, x, weight, bias):
+        keeps = self.requires_grad and self.needs_input_grad[1]
+        if self.reuse is None and not keeps:
+            chunk = _batch_chunk(x, weight, self.stride, self.padding, self.dilation)
+            if chunk < x.shape[0]:
+                return _conv_forward_in_chunks(x, weight, self.stride, self.padding, self.dilation,
+                                               bias, chunk), None
         return _conv_forward_single_gemm(x, weight, self.stride, self.padding, self.dilation, bias,
                                          im2col=self.reuse)
 
