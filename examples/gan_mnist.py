@@ -54,7 +54,7 @@ def add_flags(parser):
     parser.add_argument("--arch", choices=sorted(ARCHS), default="dcgan")
     parser.add_argument("--latent-dim", type=int, default=100)
     parser.add_argument("--label-smoothing", type=float, default=0.0,
-                        help="one-sided: real targets become 1 - s (not for seed/wgan-gp)")
+                        help="one-sided: real targets become 1 - s (not for wgan-gp)")
     parser.add_argument("--saturating", action="store_true",
                         help="use the original minimax G loss log(1 - D(G(z))) instead of -log D(G(z))")
     parser.add_argument("--n-critic", type=int, default=5, help="critic steps per G step (wgan-gp)")
@@ -86,7 +86,7 @@ def discriminator_step(arch, D, opt_d, real, labels, fake, fake_labels, args):
         scores = real_score.mean(), fake_score.mean()
     elif arch == "seed":       # D outputs probabilities; the seed's loss on them
         real_prob, fake_prob = D(real), D(fake)
-        loss = gan.seed_discriminator_loss(real_prob, fake_prob)
+        loss = gan.seed_discriminator_loss(real_prob, fake_prob, args.label_smoothing)
         scores = real_prob.mean(), fake_prob.mean()
     elif arch == "acgan":
         real_out, fake_out = D(real), D(fake)

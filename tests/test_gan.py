@@ -45,6 +45,8 @@ def test_seed_losses_are_exactly_the_seeds():
     expected_d = np.mean(-np.log([0.9, 0.6])) + np.mean(-np.log([0.8, 0.7]))
     assert gan.seed_discriminator_loss(d_real, d_fake).item() == pytest.approx(expected_d, rel=1e-6)
     assert gan.seed_generator_loss(d_fake).item() == pytest.approx(np.mean(-np.log([0.2, 0.3])), rel=1e-6)
+    smoothed = np.mean(-(0.9 * np.log([0.9, 0.6]) + 0.1 * np.log([0.1, 0.4]))) + np.mean(-np.log([0.8, 0.7]))
+    assert gan.seed_discriminator_loss(d_real, d_fake, label_smoothing=0.1).item() == pytest.approx(smoothed, rel=1e-6)
 
 
 def test_logit_losses_match_the_probability_forms():

@@ -62,9 +62,10 @@ class SeedGenerator(nn.Module):
         return self.net(z)
 
 
-def seed_discriminator_loss(d_real, d_fake):
-    """L_D = mean(-log D(x_real)) + mean(-log(1 - D(G(z)))) on probabilities (logs clamped at -100)."""
-    return F.binary_cross_entropy(d_real, ones_like(d_real)) + \
+def seed_discriminator_loss(d_real, d_fake, label_smoothing=0.0):
+    """L_D = mean(-log D(x_real)) + mean(-log(1 - D(G(z)))) on probabilities (logs clamped at -100).
+    ``label_smoothing`` s makes the real target 1 - s (one-sided); 0 is the seed's loss."""
+    return F.binary_cross_entropy(d_real, full_like(d_real, 1.0 - label_smoothing)) + \
         F.binary_cross_entropy(d_fake, zeros_like(d_fake))
 
 
