@@ -12,8 +12,6 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout
 
-import numpy as np
-
 import tinygen as tg
 import tinygen.nn.functional as F
 from tinygen import data, experiment, optim
@@ -54,7 +52,7 @@ def main(argv=None):
     opt = optim.Adam(model.parameters(), lr=args.lr)
     # one cosine decay over the whole run, stepped per batch: a high rate first, a fine finish
     total_steps = max(args.epochs * len(train), 1)
-    sched = optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + np.cos(np.pi * min(s, total_steps) / total_steps)))
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
     state = run.resume({"model": model}, {"opt": opt})
     start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
     if state:

@@ -174,19 +174,18 @@ def main(argv=None):
     args.prior = args.prior or ("class" if args.conditional else "standard")
     model = VAE(args.latent_dim, num_classes=10 if args.conditional else 0, prior=args.prior)
     opt = optim.Adam(model.parameters(), lr=args.lr)
-    total_steps = max(args.epochs * len(train), 1)
-    decay = (lambda step: 0.5 * (1 + np.cos(np.pi * min(step, total_steps) / total_steps))) \
-        if args.lr_decay == "cosine" else (lambda step: 1.0)
-    sched = optim.lr_scheduler.LambdaLR(opt, decay)
+    # --lr-decay cosine: one cosine decay to 0 over the whole run, stepped per batch
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(args.epochs * len(train), 1)) \
+        if args.lr_decay == "cosine" else None
     state = run.resume({"model": model}, {"opt": opt})
     start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
-    if state and "sched" in state["extra"]:
+    if sched and state and "sched" in state["extra"]:
         sched.load_state_dict(state["extra"]["sched"])
     epoch, batch = start_epoch, skip
 
     def save():
         run.save_checkpoint(epoch, batch, {"model": model}, {"opt": opt},
-                            extra={"sched": sched.state_dict()})
+                            extra={"sched": sched.state_dict()} if sched else None)
 
     with run.interrupt_guard(save):
         for epoch in range(start_epoch, args.epochs):
@@ -199,7 +198,8 @@ def main(argv=None):
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                sched.step()
+                if sched:
+                    sched.step()
                 batch += 1
                 if batch % 10 == 0 or batch == len(train):
                     run.log(loss=loss, rec=parts["rec"], kl=parts["kl"])

@@ -23,7 +23,7 @@ from .. import nn
 from ..autograd import ops
 from ..creation import randint, randn
 from ..nn import functional as F
-from .gan import DCGANGenerator, discriminator_loss, generator_loss
+from .gan import DCGANGenerator, dcgan_discriminator_convs, discriminator_loss, generator_loss
 
 
 def _labels_like(labels, n):
@@ -62,10 +62,7 @@ class _Trunk(nn.Module):
 
     def __init__(self, in_channels, width):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
-            nn.Flatten())
+        self.net = nn.Sequential(*dcgan_discriminator_convs(in_channels, width))
 
     def forward(self, x):
         return self.net(x)

@@ -165,15 +165,20 @@ class DCGANGenerator(nn.Module):
         return self.net(z)
 
 
+def dcgan_discriminator_convs(in_channels=1, width=64):
+    """The DCGAN discriminator's feature layers, (N, C, 28, 28) → (N, 2·width·7·7); the
+    conditional discriminators (conditional_gan.py) share them."""
+    return [nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
+            nn.Flatten()]
+
+
 class DCGANDiscriminator(nn.Module):
     """Strided convs, batch norm after the first, LeakyReLU(0.2), one logit."""
 
     def __init__(self, width=64):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(2 * width * 7 * 7, 1))
+        self.net = nn.Sequential(*dcgan_discriminator_convs(1, width), nn.Linear(2 * width * 7 * 7, 1))
 
     def forward(self, x):
         return self.net(x)
