@@ -154,6 +154,40 @@ def test_conv_double_backward(seed, stride, padding, groups):
                                                   output_padding=stride - 1, groups=groups), (x, w))
 
 
+@given(seed=st.integers(0, 2**16), k=st.integers(1, 4), dilation=st.integers(1, 2),
+       wide=st.integers(4, 6), transposed=st.booleans(), data=st.data())
+def test_stride_one_conv_takes_the_form_with_the_smaller_buffer(seed, k, dilation, wide, transposed,
+                                                               data):
+    """Many channels to one at stride 1 (the seed GAN's last layer): conv2d runs as the flipped
+    conv_transpose2d and vice versa. Same values and gradients as the naive loops, to second order."""
+    reach = dilation * (k - 1)
+    # padding of at least "same" keeps a conv's output no smaller than its input and a transposed
+    # conv's no larger, so the other form's buffer is the smaller one; d(k-1) - p ≥ 0 so that
+    # the other form exists
+    size = data.draw(st.integers(5, 6))
+    high = min(reach, (size + reach - 1) // 2) if transposed else reach   # convT output ≥ 1
+    padding = data.draw(st.integers(reach // 2, high))
+    rng = np.random.default_rng(seed)
+    x_values = _values(rng, (2, 1 if transposed else wide, size, size + 1))
+    w_values = _values(rng, (1, wide, k, k))             # conv: (Cout, Cin); transposed: (Cin, Cout)
+    b_values = _values(rng, (wide if transposed else 1,))
+    x, w, b = leaf(x_values), leaf(w_values), leaf(b_values)
+    if transposed:
+        op = lambda *t: F.conv_transpose2d(*t, padding=padding, dilation=dilation)   # noqa: E731
+        expected = naive_conv_transpose2d(x_values, w_values, b_values, (1, 1), (padding, padding),
+                                          (0, 0), (dilation, dilation), 1)
+    else:
+        op = lambda *t: F.conv2d(*t, padding=padding, dilation=dilation)              # noqa: E731
+        expected = naive_conv2d(x_values, w_values, b_values, (1, 1), (padding, padding),
+                                (dilation, dilation), 1)
+    y = op(x, w, b)
+    swapped = "Conv2d" if transposed else "ConvTranspose2d"
+    assert type(y.grad_fn).__name__ == swapped
+    check_forward(y, expected, rtol=1e-9, atol=1e-12)
+    gradcheck(op, (x, w, b))
+    gradgradcheck(lambda a, c: op(a, c), (x, w))
+
+
 def test_padding_same_and_valid():
     x = tg.randn(1, 2, 7, 6, dtype="float64", requires_grad=True)
     for k in (1, 2, 3, 4):

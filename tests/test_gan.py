@@ -30,6 +30,21 @@ def test_seed_gan_shapes_and_parameter_counts_match_keras():
     assert count(g) == 1_164_289
 
 
+def test_seed_gan_is_initialized_as_keras_would():
+    """Glorot-uniform kernels, U(±√(6/(fan_in + fan_out))), and zero biases."""
+    for model in (gan.SeedGenerator(100), gan.SeedDiscriminator()):
+        for name, p in model.named_parameters():
+            values = p.detach().numpy()
+            if name.endswith("bias"):
+                assert not values.any(), name
+                continue
+            receptive = int(np.prod(values.shape[2:])) if values.ndim == 4 else 1
+            fan_sum = (values.shape[0] + values.shape[1]) * receptive
+            bound = math.sqrt(6.0 / fan_sum)
+            assert np.abs(values).max() <= bound, name
+            assert values.std() == pytest.approx(bound / math.sqrt(3), rel=0.1), name   # U(±b): std b/√3
+
+
 @pytest.mark.parametrize("pair", [(gan.MLPGenerator, gan.MLPDiscriminator),
                                   (gan.DCGANGenerator, gan.DCGANDiscriminator),
                                   (gan.DCGANGenerator, gan.WGANCritic)])

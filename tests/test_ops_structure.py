@@ -105,6 +105,22 @@ def test_permute_transpose(data):
 
 
 @given(data=st.data())
+def test_flip(data):
+    shape = data.draw(NONEMPTY)
+    values = data.draw(arrays(shape))
+    dims = tuple(data.draw(st.lists(st.integers(-len(shape), len(shape) - 1), min_size=1,
+                                    max_size=len(shape), unique=True)))
+    x = leaf(values)
+    expected = values
+    for d in {d % len(shape) for d in dims}:     # reference: reverse one axis at a time
+        expected = expected[tuple(slice(None, None, -1) if a == d else slice(None)
+                                  for a in range(len(shape)))]
+    check_forward(x.flip(dims), expected)
+    check_forward(tg.flip(x, dims), expected)
+    gradcheck(lambda t: t.flip(dims), (x,))
+
+
+@given(data=st.data())
 def test_squeeze_unsqueeze(data):
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=2))
     values = data.draw(arrays(shape))

@@ -11,7 +11,7 @@ from .creation import (tensor, as_tensor, from_numpy, zeros, ones, full, empty, 
                        eye, rand, randn, randint, randperm, zeros_like, ones_like, full_like,
                        rand_like, randn_like)
 from .autograd.ops import (exp, log, sqrt, abs, clamp, maximum, minimum, where, matmul, cat,
-                           stack, split, chunk, gather, reshape, permute, transpose, squeeze,
+                           stack, split, chunk, gather, reshape, permute, transpose, flip, squeeze,
                            unsqueeze, flatten, logsumexp, erf)
 from .autograd.ops import sum, mean, var, std, max, min  # noqa: A004  (PyTorch's names)
 from . import nn, optim

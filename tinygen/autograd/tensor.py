@@ -508,6 +508,9 @@ class Tensor:
     def permute(self, *dims):
         return ops.permute(self, dims)
 
+    def flip(self, *dims):
+        return ops.flip(self, dims[0] if len(dims) == 1 else dims)
+
     def squeeze(self, dim=None):
         return ops.squeeze(self, dim)
 

@@ -3,7 +3,7 @@ plus a small functional wrapper; ``Tensor`` methods call the wrappers."""
 from .arithmetic import add, sub, mul, div, neg, pow, matmul, sum_to, lift
 from .math import exp, log, sqrt, abs, clamp, maximum, minimum, where, erf, cast
 from .reduction import sum, mean, var, std, max, min, logsumexp
-from .shape import (reshape, permute, transpose, broadcast_to, expand, repeat, squeeze,
+from .shape import (reshape, permute, transpose, flip, broadcast_to, expand, repeat, squeeze,
                     unsqueeze, flatten)
 from .indexing import getitem, gather, scatter_add, index_select
 from .join import cat, stack, split, chunk, pad

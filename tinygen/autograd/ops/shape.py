@@ -1,7 +1,8 @@
-"""Shape ops: reshape, permute/transpose, broadcast (expand), repeat, squeeze, unsqueeze, flatten.
+"""Shape ops: reshape, permute/transpose, flip, broadcast (expand), repeat, squeeze, unsqueeze,
+flatten.
 
 They move no numbers, so each backward is the inverse move of the gradient:
-reshape back, permute by the inverse permutation, sum what was broadcast.
+reshape back, permute by the inverse permutation, flip back, sum what was broadcast.
 """
 from __future__ import annotations
 
@@ -35,6 +36,20 @@ class Permute(Function):
     def backward(self, gy):
         inverse = tuple(int(i) for i in np.argsort(self.axes))
         return permute(gy, inverse)
+
+
+class Flip(Function):
+    """y[..., i, ...] = x[..., n-1-i, ...] along each of ``dims``;  ∂L/∂x = ∂L/∂y flipped the same way"""
+
+    def __init__(self, dims):
+        self.dims = dims
+
+    def forward(self, x):
+        from ...backend import get_array_module
+        return get_array_module(x).flip(x, self.dims)
+
+    def backward(self, gy):
+        return flip(gy, self.dims)
 
 
 class BroadcastTo(Function):
@@ -114,6 +129,18 @@ def transpose(x, dim0, dim1):
     axes = list(range(nd))
     axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
     return permute(x, tuple(axes))
+
+
+def flip(x, dims):
+    """PyTorch's flip: reverse the order of the entries along ``dims`` (an int or a tuple)."""
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    nd = x.ndim
+    if any(not -nd <= d < nd for d in dims):
+        raise IndexError(f"flip: dims {dims} out of range for a tensor with {nd} dims")
+    dims = tuple(sorted({int(d) % nd for d in dims}))
+    if not dims:
+        return x
+    return Flip(dims)(x)
 
 
 def broadcast_to(x, shape):

@@ -28,6 +28,14 @@ Each backward is built from these three Functions, so gradients of gradients
     conv2d:            ∂x = conv_transpose2d(∂y, W),  ∂W = Conv2dGradW(x, ∂y)
     conv_transpose2d:  ∂x = conv2d(∂y, W),            ∂W = Conv2dGradW(∂y, x)
 
+**At stride 1 each is the other with the kernel flipped** (taps reversed, the two
+channel axes swapped) and padding d(k-1) - p. The two forms do the same
+multiply-adds but expand different tensors k_h·k_w-fold: conv2d's im2col holds
+C_in·kh·kw rows per *output* pixel, the transposed form's GEMM output C_out·kh·kw
+rows per *input* pixel. ``conv2d`` and ``conv_transpose2d`` take whichever is
+smaller (``_cheaper_as_other_form``): the seed GAN's last layer, a 7×7 conv from
+128 channels to 1 at 28×28, builds 49 rows per pixel instead of 6,272.
+
 Groups split the channels into G independent convolutions; the GEMM is then a
 batched matmul over G. On CuPy the same code runs (cuBLAS does the GEMMs); no
 custom kernel is used because none has been measured to pay yet.
@@ -37,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.function import Function
-from ...autograd.ops import sum as reduce_sum, pad as pad_op
+from ...autograd.ops import sum as reduce_sum, pad as pad_op, flip
 from ...backend import get_array_module
 
 
@@ -456,6 +464,34 @@ def _check_conv_args(x, weight, groups, transposed):
         raise ValueError(f"{cin} input channels are not divisible by groups={groups}")
 
 
+def _cheaper_as_other_form(x, weight, stride, padding, dilation, groups, output_size, transposed):
+    """The padding d(k-1) - p of the stride-1 other form, if its k-fold buffer is at most half
+    the size of this form's; else None. Buffer rows × pixels (per image):
+
+        conv2d:            C_in  · kh·kw · H_out·W_out     (im2col of the input)
+        conv_transpose2d:  C_out · kh·kw · H_in·W_in       (the GEMM's per-tap output)
+    """
+    if groups != 1 or stride != (1, 1):
+        return None
+    kernel = weight.shape[2:]
+    other_padding = tuple(d * (k - 1) - p for k, p, d in zip(kernel, padding, dilation))
+    if min(other_padding) < 0:
+        return None
+    in_pixels = x.shape[2] * x.shape[3]
+    out_pixels = output_size[0] * output_size[1]
+    cin = x.shape[1]
+    cout = weight.shape[1] if transposed else weight.shape[0]
+    conv_form, transposed_form = cin * out_pixels, cout * in_pixels
+    this, other = (transposed_form, conv_form) if transposed else (conv_form, transposed_form)
+    return other_padding if 2 * other < this else None
+
+
+def _swap_roles(weight):
+    """W'[c, o, i, j] = W[o, c, kh-1-i, kw-1-j]: a conv2d weight as the weight of the equivalent
+    stride-1 conv_transpose2d, and back (the map is its own inverse)."""
+    return flip(weight, (2, 3)).transpose(0, 1)
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """PyTorch's F.conv2d. ``padding`` is an int, a pair, 'valid' or 'same' (stride 1)."""
     _check_conv_args(x, weight, groups, transposed=False)
@@ -481,6 +517,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if conv_output_size(size, (kh, kw)[axis], stride[axis], padding[axis], dilation[axis]) < 1:
             raise ValueError(f"conv2d: input of spatial size {tuple(x.shape[2:])} is smaller "
                              f"than the (dilated) kernel {kh}x{kw} after padding {padding}")
+    output_size = tuple(conv_output_size(size, k, s, p, d) for size, k, s, p, d in
+                        zip(x.shape[2:], (kh, kw), stride, padding, dilation))
+    other_padding = _cheaper_as_other_form(x, weight, stride, padding, dilation, groups,
+                                           output_size, transposed=False)
+    if other_padding is not None:
+        return conv_transpose2d(x, _swap_roles(weight), bias, padding=other_padding,
+                                dilation=dilation)
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return Conv2d(stride, padding, dilation, groups)(*inputs)
 
@@ -501,5 +544,10 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
                         zip(x.shape[2:], (kh, kw), stride, padding, dilation, output_padding))
     if min(output_size) < 1:
         raise ValueError(f"conv_transpose2d: output size {output_size} is not positive")
+    if output_padding == (0, 0):
+        other_padding = _cheaper_as_other_form(x, weight, stride, padding, dilation, groups,
+                                               output_size, transposed=True)
+        if other_padding is not None:
+            return conv2d(x, _swap_roles(weight), bias, padding=other_padding, dilation=dilation)
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return ConvTranspose2d(stride, padding, dilation, groups, output_size)(*inputs)
