@@ -3,6 +3,7 @@ VAE and a DCGAN, on NumPy, side by side with PyTorch CPU in the same run.
 
     python benchmarks/kernels.py            # times and ratios
     python benchmarks/kernels.py --memory   # also peak memory of the VAE step (subprocesses)
+    python benchmarks/kernels.py --kernels-only [--no-form-swap]   # the kernels alone
 
 The models are written out here for both frameworks with the same layers, so
 the comparison is like for like (tinygen's own copies live in tinygen.models).
@@ -103,6 +104,7 @@ def kernel_cases(lib, Fn):
     x1, w1 = t((BATCH, 32, 14, 14)), t((64, 32, 3, 3))
     x2, w2 = t((BATCH, 64, 7, 7)), t((64, 32, 3, 3))
     x3, g3, b3 = t((BATCH, 64, 14, 14)), t((64,)), t((64,))
+    x4, w4 = t((BATCH // 2, 128, 28, 28)), t((1, 128, 7, 7))
 
     def conv():
         Fn.conv2d(x1, w1, stride=2, padding=1).sum().backward()
@@ -112,7 +114,12 @@ def kernel_cases(lib, Fn):
 
     def bn():
         (Fn.batch_norm(x3, None, None, g3, b3, training=True) ** 2).sum().backward()
-    return [("conv2d 32→64 3x3 s2, 14x14, fwd+bwd", conv),
+
+    def conv_to_image():
+        Fn.conv2d(x4, w4, padding=3).sum().backward()
+    return [(f"conv2d 128→1 7x7 s1 28x28 b{BATCH // 2} (seed G), f+b",
+             conv_to_image),
+            ("conv2d 32→64 3x3 s2, 14x14, fwd+bwd", conv),
             ("conv_transpose2d 64→32 3x3 s2, 7x7, fwd+bwd", conv_t),
             ("batch_norm 64ch 14x14 train, fwd+bwd", bn)]
 
@@ -152,10 +159,16 @@ def measure_memory(framework, case):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--memory", action="store_true", help="also measure peak memory")
+    parser.add_argument("--kernels-only", action="store_true", help="skip the training steps")
+    parser.add_argument("--no-form-swap", action="store_true",
+                        help="turn off the stride-1 conv2d ⇄ conv_transpose2d swap (for comparison)")
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
         return memory_probe(*args.probe)
+    if args.no_form_swap:
+        from tinygen.nn.functional import conv
+        conv.FORM_SWAP = False
     torch = try_torch()
     tF = torch.nn.functional if torch else None
     rows = []
@@ -163,12 +176,14 @@ def main():
     theirs_cases = kernel_cases(torch, tF) if torch else [(None, None)] * len(ours_cases)
     for (name, ours), (_, theirs) in zip(ours_cases, theirs_cases):
         rows.append((name, best_time(ours, repeats=10), best_time(theirs, repeats=10) if theirs else None))
+    versus = f" vs torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""
+    if args.kernels_only:
+        return report(rows, f"kernels on NumPy {np.__version__}{versus}")
     rows.append((f"seed-VAE training step (batch {BATCH})", best_time(vae_step_fn(tg, F), repeats=20),
                  best_time(vae_step_fn(torch, tF), repeats=20) if torch else None))
     rows.append((f"DCGAN training step, D+G (batch {BATCH})", best_time(dcgan_step_fn(tg, F), repeats=5),
                  best_time(dcgan_step_fn(torch, tF), repeats=5) if torch else None))
-    report(rows, f"kernels and training steps on NumPy {np.__version__}"
-                 + (f" vs torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""))
+    report(rows, f"kernels and training steps on NumPy {np.__version__}{versus}")
     if args.memory:
         print("\npeak memory growth over 5 steps (MiB, VmHWM in a fresh subprocess)")
         for case in ("vae", "dcgan"):

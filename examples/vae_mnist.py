@@ -22,7 +22,7 @@ import numpy as np
 import tinygen as tg
 from tinygen import data, experiment, optim, viz
 from tinygen.metrics import binarization_protocol, evaluate_samples
-from tinygen.models import VAE
+from tinygen.models import VAE, ClassConditionalMixture, GaussianMixture
 
 
 def add_flags(parser):
@@ -44,6 +44,10 @@ def add_flags(parser):
     parser.add_argument("--iwae-n", type=int, default=1000, help="test images for the IWAE NLL")
     parser.add_argument("--eval-seed", type=int, default=1234, help="seed of the test binarization")
     parser.add_argument("--fid-n", type=int, default=10_000, help="samples for FID and friends")
+    parser.add_argument("--expost-components", type=int, default=10,
+                        help="also score samples whose z comes from a Gaussian mixture with this "
+                             "many components fitted to the training codes (per class for the "
+                             "CVAE) after training; 0: off")
 
 
 def binarized_test_set(n, seed):
@@ -82,28 +86,78 @@ def evaluate(model, args, run):
         "iwae_k": args.iwae_k, "iwae_n": int(len(nll)),
         "binarization": binarization_protocol("dynamic") + f", eval seed {args.eval_seed}",
     }
-    report["samples"] = sample_quality(model, args)
+    report["samples"] = sample_quality(model, args, prior_latents(model))
+    if args.expost_components:
+        density = fit_expost_density(model, args)
+        report["samples_expost"] = sample_quality(model, args, expost_latents(density),
+                                                  run.path("samples_expost.png"))
+        report["samples_expost"]["density"] = (
+            f"{args.expost_components}-component full-covariance Gaussian mixture (EM) fitted to "
+            f"the encoder means μ(x) of {density.fitted_on} training images"
+            + (", one mixture per digit" if model.num_classes else ""))
     return report
 
 
-def sample_quality(model, args):
-    """FID/KID/precision/recall/modes of --fid-n mean images in the reference feature space
-    (plus conditional accuracy and per-class FID for the CVAE)."""
+def prior_latents(model):
+    """z ~ the model's prior: N(0, I), or p(z|y) for a CVAE with the class prior."""
+    def draw(n, labels):
+        return model.sample_latents(n, None if labels is None else tg.tensor(labels))
+    draw.description = "p(z|y), learned per class" if model.prior_kind == "class" else "N(0, I)"
+    return draw
+
+
+def fit_expost_density(model, args):
+    """The ex-post latent density (Ghosh et al., 2020): a Gaussian mixture fitted to the encoder
+    means of the training images (binarized once with --eval-seed), per class for a CVAE."""
+    images, labels = data.load_mnist("train")
+    n = min(len(images), args.limit or len(images))
+    rng = np.random.default_rng(args.eval_seed)
+    codes = []
+    with tg.no_grad():
+        for start in range(0, n, 1000):
+            pixels = images[start:min(start + 1000, n)].astype(np.float32) / 255.0
+            x = (rng.random(pixels.shape, dtype=np.float32) < pixels).astype(np.float32)[:, None]
+            y = tg.tensor(labels[start:start + len(x)].astype(np.int64)) if model.num_classes else None
+            codes.append(model.encode(tg.tensor(x), y)[0].numpy())
+    codes = np.concatenate(codes)
+    if model.num_classes:
+        density = ClassConditionalMixture(model.num_classes, args.expost_components,
+                                          seed=args.seed).fit(codes, labels[:n])
+    else:
+        density = GaussianMixture(args.expost_components, seed=args.seed).fit(codes)
+    density.fitted_on = n
+    return density
+
+
+def expost_latents(density):
+    def draw(n, labels):
+        z = density.sample(labels) if labels is not None else density.sample(n)
+        return tg.tensor(z.astype(np.float32))
+    draw.description = "the ex-post Gaussian mixture fitted to training codes"
+    return draw
+
+
+def sample_quality(model, args, draw_latents, grid_path=None):
+    """FID/KID/precision/recall/modes of --fid-n mean images sigmoid(decoder(z)), z from
+    ``draw_latents(n, labels)``, in the reference feature space (plus conditional accuracy
+    and per-class FID for the CVAE); the first 100 go to ``grid_path`` if given."""
     n = args.fid_n
     labels = np.arange(n) % 10 if model.num_classes else None
     images = []
     with tg.no_grad():
         for start in range(0, n, 500):
-            if labels is not None:
-                images.append(model.sample(labels=labels[start:start + 500]).numpy())
-            else:
-                images.append(model.sample(min(500, n - start)).numpy())
+            y = None if labels is None else labels[start:start + 500]
+            z = draw_latents(min(500, n - start), y)
+            images.append(tg.sigmoid(model.decode(z, None if y is None else tg.tensor(y))).numpy())
+    images = np.concatenate(images)
+    if grid_path:
+        viz.save_image_grid(images[:100], grid_path, nrow=10,
+                            title="samples, z ~ ex-post mixture" + (", digit = column" if labels is not None else ""))
     try:
-        report = evaluate_samples(np.concatenate(images), labels, "mnist", n)
+        report = evaluate_samples(images, labels, "mnist", n)
     except FileNotFoundError as exc:      # the reference classifier is not trained yet
         return {"skipped": str(exc)}
-    prior = "p(z|y), learned per class" if model.prior_kind == "class" else "N(0, I)"
-    report["images"] = f"mean images sigmoid(decoder(z)), z ~ {prior}"
+    report["images"] = f"mean images sigmoid(decoder(z)), z ~ {draw_latents.description}"
     return report
 
 

@@ -63,7 +63,8 @@ def test_vae_quick_writes_every_output(tmp_path):
     metrics = example.main(["--quick", "--out", str(tmp_path), "--latent-dim", "2"])
     assert metrics["test_iwae_nll_nats"] <= metrics["test_negative_elbo_nats"] + 1.0
     assert metrics["samples"]["n"] == 500 and metrics["parameters"] > 0
-    for name in ("reconstructions.png", "samples.png", "samples.npz", "interpolation.png",
+    assert metrics["samples_expost"]["n"] == 500 and "mixture" in metrics["samples_expost"]["density"]
+    for name in ("reconstructions.png", "samples.png", "samples.npz", "samples_expost.png", "interpolation.png",
                  "manifold.png", "latents.png", "losses.png", "metrics.json", "checkpoint.npz"):
         assert (tmp_path / name).exists(), name
 
@@ -71,7 +72,9 @@ def test_vae_quick_writes_every_output(tmp_path):
 def test_cvae_quick_reports_conditional_accuracy(tmp_path):
     example = load_example("cvae_mnist")
     metrics = example.main(["--quick", "--out", str(tmp_path)])
-    assert "conditional_accuracy" in metrics["samples"] and len(metrics["samples"]["per_class_fid"]) == 10
+    for sampler in ("samples", "samples_expost"):       # z from the class prior / the ex-post mixtures
+        assert 0.0 <= metrics[sampler]["conditional_accuracy"] <= 100.0
+        assert len(metrics[sampler]["per_class_fid"]) == 10
     assert np.load(tmp_path / "samples.npz")["labels"].shape == (64,)
 
 

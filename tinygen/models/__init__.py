@@ -6,3 +6,4 @@ from .gan import (SeedGenerator, SeedDiscriminator, MLPGenerator, MLPDiscriminat
                   generator_loss, seed_discriminator_loss, seed_generator_loss)
 from .conditional_gan import (ConditionalGenerator, CGANDiscriminator, ACGANDiscriminator,
                               acgan_discriminator_loss, acgan_generator_loss)
+from .gaussian_mixture import GaussianMixture, ClassConditionalMixture

@@ -183,8 +183,10 @@ class VAE(nn.Module):
             raise ValueError("sample(n): how many images?")
         if labels is not None and not hasattr(labels, "data"):
             labels = tensor(np.asarray(labels), dtype="int64")
+        return F.sigmoid(self.decode(self.sample_latents(n, labels), labels))
+
+    def sample_latents(self, n, labels=None):
+        """n draws z ~ p(z): N(0, I), or m_y + s_y ⊙ ε per label with the class prior."""
         z = randn(n, self.latent_dim)
         prior_mu, prior_logvar = self.prior(labels)
-        if prior_mu is not None:
-            z = prior_mu + (0.5 * prior_logvar).exp() * z
-        return F.sigmoid(self.decode(z, labels))
+        return z if prior_mu is None else prior_mu + (0.5 * prior_logvar).exp() * z

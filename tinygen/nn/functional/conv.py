@@ -50,6 +50,7 @@ from ...backend import get_array_module
 
 
 SINGLE_GEMM = True   # groups = 1: batch-innermost layout and one large GEMM (see BENCHMARKS.md)
+FORM_SWAP = True     # stride 1: run as the other form when its buffer is smaller (see BENCHMARKS.md)
 # Largest im2col buffer a forward without a weight gradient (sampling, evaluation) may
 # build at once; above it the batch is processed in chunks. A 7×7 conv over 128 channels
 # at 28×28 needs 6272 × 784 floats per image: 9.8 GB for 500 images in one go.
@@ -471,7 +472,7 @@ def _cheaper_as_other_form(x, weight, stride, padding, dilation, groups, output_
         conv2d:            C_in  · kh·kw · H_out·W_out     (im2col of the input)
         conv_transpose2d:  C_out · kh·kw · H_in·W_in       (the GEMM's per-tap output)
     """
-    if groups != 1 or stride != (1, 1):
+    if not FORM_SWAP or groups != 1 or stride != (1, 1):
         return None
     kernel = weight.shape[2:]
     other_padding = tuple(d * (k - 1) - p for k, p, d in zip(kernel, padding, dilation))
