@@ -52,8 +52,8 @@ from ...backend import get_array_module
 SINGLE_GEMM = True   # groups = 1: batch-innermost layout and one large GEMM (see BENCHMARKS.md)
 FORM_SWAP = True     # stride 1: run as the other form when its buffer is smaller (see BENCHMARKS.md)
 # Largest im2col buffer a forward without a weight gradient (sampling, evaluation) may
-# build at once; above it the batch is processed in chunks. A 7×7 conv over 128 channels
-# at 28×28 needs 6272 × 784 floats per image: 9.8 GB for 500 images in one go.
+# build at once; above it the batch is processed in chunks. A 5×5 conv over 128 channels
+# at 28×28 needs 3200 × 784 floats per image: 5 GB for 500 images in one go.
 IM2COL_BUDGET_BYTES = 256 << 20
 
 
@@ -514,12 +514,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         else:
             raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', not {padding!r}")
     padding = _pair(padding, "padding")
-    for axis, size in enumerate(x.shape[2:]):
-        if conv_output_size(size, (kh, kw)[axis], stride[axis], padding[axis], dilation[axis]) < 1:
-            raise ValueError(f"conv2d: input of spatial size {tuple(x.shape[2:])} is smaller "
-                             f"than the (dilated) kernel {kh}x{kw} after padding {padding}")
     output_size = tuple(conv_output_size(size, k, s, p, d) for size, k, s, p, d in
                         zip(x.shape[2:], (kh, kw), stride, padding, dilation))
+    if min(output_size) < 1:
+        raise ValueError(f"conv2d: input of spatial size {tuple(x.shape[2:])} is smaller "
+                         f"than the (dilated) kernel {kh}x{kw} after padding {padding}")
     other_padding = _cheaper_as_other_form(x, weight, stride, padding, dilation, groups,
                                            output_size, transposed=False)
     if other_padding is not None:
