@@ -9,8 +9,10 @@
 Training images are dynamically binarized (a fresh Bernoulli draw every epoch).
 At the end it reports, in metrics.json: the test negative ELBO (all 10,000 test
 images), the IWAE NLL with --iwae-k samples on --iwae-n test images (both with
-dynamic binarization, seeded), and writes reconstructions.png, samples.png/.npz,
-interpolation.png, losses.png (and manifold.png + latents.png for --latent-dim 2).
+dynamic binarization, seeded), sample metrics for z from the prior and for z from
+an ex-post Gaussian mixture fitted to the training codes (--expost-components), and
+writes reconstructions.png, samples.png/.npz, samples_expost.png, interpolation.png,
+losses.png (and manifold.png + latents.png for --latent-dim 2).
 """
 import os
 import sys
