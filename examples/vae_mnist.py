@@ -55,10 +55,13 @@ def add_flags(parser):
 def binarized_test_set(n, seed):
     """The first n test images, dynamically binarized once with a fixed seed (reproducible)."""
     images, labels = data.load_mnist("test")
-    rng = np.random.default_rng(seed)
-    pixels = images[:n].astype(np.float32) / 255.0
-    binary = (rng.random(pixels.shape, dtype=np.float32) < pixels).astype(np.float32)
-    return binary[:, None], labels[:n].astype(np.int64)
+    return binarize(images[:n], np.random.default_rng(seed)), labels[:n].astype(np.int64)
+
+
+def binarize(images, rng):
+    """uint8 (N, 28, 28) → (N, 1, 28, 28) float32, each pixel ~ Bernoulli(intensity/255)."""
+    pixels = images.astype(np.float32) / 255.0
+    return (rng.random(pixels.shape, dtype=np.float32) < pixels).astype(np.float32)[:, None]
 
 
 def evaluate(model, args, run):
@@ -117,8 +120,7 @@ def fit_expost_density(model, args):
     codes = []
     with tg.no_grad():
         for start in range(0, n, 1000):
-            pixels = images[start:min(start + 1000, n)].astype(np.float32) / 255.0
-            x = (rng.random(pixels.shape, dtype=np.float32) < pixels).astype(np.float32)[:, None]
+            x = binarize(images[start:min(start + 1000, n)], rng)
             y = tg.tensor(labels[start:start + len(x)].astype(np.int64)) if model.num_classes else None
             codes.append(model.encode(tg.tensor(x), y)[0].numpy())
     codes = np.concatenate(codes)
@@ -154,7 +156,8 @@ def sample_quality(model, args, draw_latents, grid_path=None):
     images = np.concatenate(images)
     if grid_path:
         viz.save_image_grid(images[:100], grid_path, nrow=10,
-                            title="samples, z ~ ex-post mixture" + (", digit = column" if labels is not None else ""))
+                            title=f"samples, z ~ {draw_latents.description}"
+                            + (", digit = column" if labels is not None else ""))
     try:
         report = evaluate_samples(images, labels, "mnist", n)
     except FileNotFoundError as exc:      # the reference classifier is not trained yet

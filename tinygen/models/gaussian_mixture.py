@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.linalg import solve_triangular
+from scipy.special import logsumexp
 
 
 class GaussianMixture:
@@ -45,7 +47,7 @@ class GaussianMixture:
         out = np.empty((n, self.n_components))
         for k in range(self.n_components):        # a loop over K components, not over points
             chol = np.linalg.cholesky(self.covariances[k])
-            white = np.linalg.solve(chol, (z - self.means[k]).T)          # (D, N)
+            white = solve_triangular(chol, (z - self.means[k]).T, lower=True)   # (D, N)
             log_det = 2.0 * np.log(np.diag(chol)).sum()
             out[:, k] = math.log(self.weights[k]) - 0.5 * (
                 d * math.log(2 * math.pi) + log_det + (white * white).sum(0))
@@ -55,9 +57,7 @@ class GaussianMixture:
         """log p(z_n) = log Σ_k π_k N(z_n; m_k, Σ_k), shape (N,)."""
         self._check_fitted()
         z = self._as_codes(z)
-        joint = self._component_log_densities(z)
-        top = joint.max(1, keepdims=True)
-        return (top + np.log(np.exp(joint - top).sum(1, keepdims=True)))[:, 0]
+        return logsumexp(self._component_log_densities(z), axis=1)
 
     # -- fitting --------------------------------------------------------------------
     def fit(self, z):
@@ -73,8 +73,7 @@ class GaussianMixture:
         self.log_likelihoods = []
         for _ in range(self.max_iter):
             joint = self._component_log_densities(z)                       # E-step
-            top = joint.max(1, keepdims=True)
-            log_p = top + np.log(np.exp(joint - top).sum(1, keepdims=True))
+            log_p = logsumexp(joint, axis=1, keepdims=True)                # log p(z_n)
             resp = np.exp(joint - log_p)                                   # r_nk
             self.log_likelihoods.append(float(log_p.mean()))
             totals = resp.sum(0) + 1e-12                                   # N_k (M-step)
