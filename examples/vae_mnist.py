@@ -52,22 +52,10 @@ def add_flags(parser):
                              "CVAE) after training; 0: off")
 
 
-def binarized_test_set(n, seed):
-    """The first n test images, dynamically binarized once with a fixed seed (reproducible)."""
-    images, labels = data.load_mnist("test")
-    return binarize(images[:n], np.random.default_rng(seed)), labels[:n].astype(np.int64)
-
-
-def binarize(images, rng):
-    """uint8 (N, 28, 28) → (N, 1, 28, 28) float32, each pixel ~ Bernoulli(intensity/255)."""
-    pixels = images.astype(np.float32) / 255.0
-    return (rng.random(pixels.shape, dtype=np.float32) < pixels).astype(np.float32)[:, None]
-
-
 def evaluate(model, args, run):
     model.eval()
     conditional = model.num_classes > 0
-    x_all, y_all = binarized_test_set(10_000 if not args.quick else 500, args.eval_seed)
+    x_all, y_all = data.binarized_mnist("test", 10_000 if not args.quick else 500, args.eval_seed)
     with tg.no_grad():
         nelbo = []
         for start in range(0, len(x_all), 500):
@@ -120,7 +108,7 @@ def fit_expost_density(model, args):
     codes = []
     with tg.no_grad():
         for start in range(0, n, 1000):
-            x = binarize(images[start:min(start + 1000, n)], rng)
+            x = data.binarize_images(images[start:min(start + 1000, n)], rng)
             y = tg.tensor(labels[start:start + len(x)].astype(np.int64)) if model.num_classes else None
             codes.append(model.encode(tg.tensor(x), y)[0].numpy())
     codes = np.concatenate(codes)
@@ -175,7 +163,7 @@ def pictures(model, run, args):
     """reconstructions.png, samples.png/.npz, interpolation.png (+ manifold for 2-D latents)."""
     model.eval()
     conditional = model.num_classes > 0
-    x_test, y_test = binarized_test_set(32, args.eval_seed)
+    x_test, y_test = data.binarized_mnist("test", 32, args.eval_seed)
     with tg.no_grad():
         x = tg.tensor(x_test)
         y = tg.tensor(y_test) if conditional else None
@@ -204,7 +192,7 @@ def pictures(model, run, args):
             images = tg.sigmoid(model.decode(tg.tensor(grid))).numpy()
             viz.save_image_grid(images, run.path("manifold.png"), nrow=20, padding=0,
                                 title="decoded 2-D latent manifold")
-            xs, ys = binarized_test_set(5000, args.eval_seed)
+            xs, ys = data.binarized_mnist("test", 5000, args.eval_seed)
             means = np.concatenate([model.encode(tg.tensor(xs[i:i + 500]))[0].numpy()
                                     for i in range(0, len(xs), 500)])
             viz.scatter_latents(means, ys, run.path("latents.png"), "test-set latent means")

@@ -118,6 +118,14 @@ def test_transforms():
         assert len(ys) <= 1 and all(abs(y - 2) <= 2 and abs(x_ - 3) <= 2 for y, x_ in zip(ys, xs))
 
 
+def test_seeded_binarization_of_uint8_images():
+    images = np.array([[[0, 255], [77, 153]]] * 4000, dtype=np.uint8)      # p = 0, 1, 0.3, 0.6
+    b = data.binarize_images(images, np.random.default_rng(5))
+    assert b.shape == (4000, 1, 2, 2) and b.dtype == np.float32 and set(np.unique(b)) <= {0.0, 1.0}
+    np.testing.assert_allclose(b.mean(0)[0], [[0.0, 1.0], [0.3, 0.6]], atol=0.03)
+    np.testing.assert_array_equal(b, data.binarize_images(images, np.random.default_rng(5)))
+
+
 def test_dataloader_shapes_shuffling_and_determinism():
     images = np.arange(10 * 4, dtype=np.uint8).reshape(10, 2, 2)
     labels = np.arange(10)

@@ -91,3 +91,15 @@ def test_gan_quick(arch, tmp_path):
     if arch in ("cgan", "acgan"):
         assert 0.0 <= metrics["conditional_accuracy"] <= 100.0 and len(metrics["per_class_fid"]) == 10
         assert np.load(tmp_path / "samples.npz")["labels"].tolist() == np.repeat(np.arange(10), 10).tolist()
+
+
+def test_pixelcnn_quick(tmp_path):
+    example = load_example("pixelcnn_mnist")
+    metrics = example.main(["--quick", "--out", str(tmp_path)])
+    assert metrics["test_nll_n"] == 200
+    assert metrics["test_nll_nats"] < 784 * np.log(2)        # beats a coin per pixel after 8 steps
+    assert metrics["samples"]["n"] == 64 and metrics["samples"]["binarized_real_floor"]["n"] == 64
+    samples = np.load(tmp_path / "samples.npz")["images"]
+    assert samples.shape == (16, 1, 28, 28) and set(np.unique(samples)) <= {0.0, 1.0}
+    for name in ("samples.png", "losses.png", "metrics.json", "checkpoint.npz"):
+        assert (tmp_path / name).exists(), name

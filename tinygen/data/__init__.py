@@ -4,4 +4,5 @@ from .mnist import (load_mnist, load_fashion_mnist, load_dataset, DatasetNotFoun
                     FASHION_CLASSES)
 from .loader import ArrayDataset, DataLoader
 from . import transforms
-from .transforms import DynamicBinarize, FixedBinarize, RandomShift, Compose, fixed_binarize
+from .transforms import (DynamicBinarize, FixedBinarize, RandomShift, Compose, fixed_binarize,
+                         binarize_images, binarized_mnist)

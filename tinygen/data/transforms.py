@@ -6,6 +6,8 @@ Each takes a float Tensor of pixels in [0, 1], shape (N, C, H, W), and returns o
 * ``DynamicBinarize``: x ~ Bernoulli(pixel) — a fresh draw every time, so each
   epoch sees a new binarization (the protocol of the VAE/IWAE papers).
 * ``fixed_binarize``: x = 1[pixel > threshold], the same every time.
+* ``binarize_images`` / ``binarized_mnist``: one seeded Bernoulli draw of uint8 images on
+  the host, for evaluation sets that must be the same on every run.
 * ``RandomShift``: move each image by up to ``max_shift`` pixels, padding with zeros.
 """
 from __future__ import annotations
@@ -39,6 +41,21 @@ class DynamicBinarize:
 
 def fixed_binarize(x, threshold=0.5):
     return ops.cast(x > threshold, x.dtype)
+
+
+def binarize_images(images, rng):
+    """uint8 (N, H, W) → (N, 1, H, W) float32, each pixel ~ Bernoulli(intensity/255), drawn
+    with the NumPy Generator ``rng`` (so a seed fixes the draw)."""
+    pixels = images.astype(np.float32) / 255.0
+    return (rng.random(pixels.shape, dtype=np.float32) < pixels).astype(np.float32)[:, None]
+
+
+def binarized_mnist(split, n, seed):
+    """The first n images of an MNIST split, dynamically binarized once with a fixed seed,
+    and their labels (int64): the evaluation set of the likelihood models."""
+    from .mnist import load_mnist
+    images, labels = load_mnist(split)
+    return binarize_images(images[:n], np.random.default_rng(seed)), labels[:n].astype(np.int64)
 
 
 class FixedBinarize:

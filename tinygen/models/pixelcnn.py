@@ -1,0 +1,133 @@
+"""PixelCNN (van den Oord et al., 2016, "Pixel Recurrent Neural Networks") for binary images.
+
+An autoregressive model factorises the image's likelihood over pixels in raster order
+(row by row, left to right), each pixel a Bernoulli given all pixels before it:
+
+    log p(x) = Σ_i log p(x_i | x_<i),    p(x_i = 1 | x_<i) = sigmoid(ℓ_i(x_<i))
+
+One network computes every logit ℓ_i at once, because its convolutions are *masked*:
+a kernel's weights at and after the centre (in raster order) are zeroed, so output i
+never sees input i or anything later.
+
+    mask "A" (first layer): sees x_<i only — the pixel itself is what is being predicted;
+    mask "B" (later layers): also sees its own position, whose features already
+                             depend on x_<i only.
+
+Training is then one forward pass and the exact negative log-likelihood, in nats,
+
+    NLL(x) = Σ_i BCE(x_i, sigmoid(ℓ_i)),
+
+with no bound and no sampling. Sampling is the slow direction: pixel i needs the pixels
+before it, so it takes one pass per pixel (784 for MNIST), each for the whole batch.
+
+The layout follows the paper's MNIST model: a 7×7 mask-A conv to 2h channels, residual
+blocks (ReLU, 1×1 conv 2h→h, ReLU, 3×3 mask-B conv h→h, ReLU, 1×1 conv h→2h, + input),
+then ReLU, 1×1 conv, ReLU, 1×1 conv to one logit per pixel. The masked 3×3 stack has
+the PixelCNN's known "blind spot" (pixels up and to the right fall out of the receptive
+field), which the gated PixelCNN later removed; this model keeps the original's design.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import nn
+from ..autograd.grad_mode import no_grad
+from ..creation import rand, tensor, zeros
+from ..nn import functional as F
+
+
+def causal_mask(kernel_size, include_centre):
+    """The (k, k) 0/1 mask of a raster-order causal kernel: every row above the centre,
+    and the centre row left of the centre (and the centre itself when ``include_centre``)."""
+    if kernel_size % 2 == 0:
+        raise ValueError(f"a causal mask needs an odd kernel_size, got {kernel_size}")
+    centre = kernel_size // 2
+    mask = np.zeros((kernel_size, kernel_size), dtype=np.float32)
+    mask[:centre, :] = 1.0
+    mask[centre, :centre + int(include_centre)] = 1.0
+    return mask
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A same-size conv whose kernel is multiplied by a causal mask: y = conv2d(x, W ⊙ M).
+
+    ``mask_type`` "A" excludes the centre (the first layer), "B" includes it. The masked
+    weights stay in ``weight`` (as in PyTorch ports) but get zero gradient, so they never
+    matter; W ⊙ M is differentiable like any product."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, mask_type, bias=True, dtype=None):
+        if mask_type not in ("A", "B"):
+            raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2,
+                         bias=bias, dtype=dtype)
+        self.mask_type = mask_type
+        mask = causal_mask(kernel_size, include_centre=mask_type == "B")
+        self.register_buffer("mask", tensor(mask[None, None], dtype=self.weight.dtype),
+                             persistent=False)
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.mask, self.bias, 1, self.padding)
+
+    def extra_repr(self):
+        return f"{super().extra_repr()}, mask_type={self.mask_type}"
+
+
+class PixelCNNResidualBlock(nn.Module):
+    """x + 1×1(2h→h) ∘ ReLU ∘ masked 3×3(h→h) ∘ ReLU ∘ 1×1(h→2h) ∘ ReLU, applied right to left."""
+
+    def __init__(self, hidden):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReLU(), nn.Conv2d(2 * hidden, hidden, 1),
+            nn.ReLU(), MaskedConv2d(hidden, hidden, 3, "B"),
+            nn.ReLU(), nn.Conv2d(hidden, 2 * hidden, 1))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class PixelCNN(nn.Module):
+    """PixelCNN over binary (N, 1, H, W) images; ``forward`` gives the logits ℓ (N, 1, H, W)."""
+
+    def __init__(self, hidden=32, num_blocks=7, output_hidden=64):
+        super().__init__()
+        self.hidden, self.num_blocks = hidden, num_blocks
+        self.receptive_rows = 7 // 2 + num_blocks     # how far up a logit can see
+        self.net = nn.Sequential(
+            MaskedConv2d(1, 2 * hidden, 7, "A"),
+            *[PixelCNNResidualBlock(hidden) for _ in range(num_blocks)],
+            nn.ReLU(), nn.Conv2d(2 * hidden, output_hidden, 1),
+            nn.ReLU(), nn.Conv2d(output_hidden, 1, 1))
+
+    def forward(self, x):
+        if x.ndim != 4 or x.shape[1] != 1:
+            raise ValueError(f"PixelCNN expects binary images of shape (N, 1, H, W), got {tuple(x.shape)}")
+        return self.net(x)
+
+    def nll(self, x):
+        """Per-image exact negative log-likelihood in nats, Σ_i BCE(x_i, sigmoid(ℓ_i)), shape (N,)."""
+        logits = self(x)
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+    def loss(self, x):
+        """The training loss: the batch mean of the exact NLL (nats per image)."""
+        return self.nll(x).mean()
+
+    def sample(self, n, height=28, width=28):
+        """Draw n images pixel by pixel: x_i ~ Bernoulli(sigmoid(ℓ_i(x_<i))).
+
+        Row r's logits depend on rows r - R … r only (R = ``receptive_rows``: 3 from the 7×7
+        mask-A conv, 1 per masked 3×3), so each pass runs the network on that window of
+        rows, not on the whole image."""
+        was_training = self.training
+        self.eval()
+        weight = self.net[0].weight              # the model's dtype and backend
+        x = zeros(n, 1, height, width, dtype=weight.dtype, device=weight.device)
+        with no_grad():
+            for row in range(height):
+                top = max(0, row - self.receptive_rows)
+                for col in range(width):
+                    logits = self(x[:, :, top:row + 1])[:, :, row - top, col]
+                    x[:, :, row, col] = (rand(n, 1, device=weight.device) < logits.sigmoid())
+        self.train(was_training)
+        return x
