@@ -147,3 +147,11 @@ def test_dataloader_shapes_shuffling_and_determinism():
     assert len(data.DataLoader(ds, batch_size=4, limit=5)) == 2
     x, _ = next(iter(data.DataLoader(ds, batch_size=2, scale_to="pm1")))
     assert x.numpy().min() >= -1 and x.numpy().max() <= 1
+
+
+def test_dataloader_passes_integer_maps_through_unscaled():
+    codes = np.arange(5 * 3 * 3).reshape(5, 3, 3) % 7
+    loader = data.DataLoader(data.ArrayDataset(codes), batch_size=2, scale_to=None)
+    batches = [x.numpy() for x, _ in loader]
+    assert batches[0].dtype == codes.dtype and batches[0].shape == (2, 1, 3, 3)
+    np.testing.assert_array_equal(np.concatenate(batches)[:, 0], codes)

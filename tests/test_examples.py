@@ -103,3 +103,16 @@ def test_pixelcnn_quick(tmp_path):
     assert samples.shape == (16, 1, 28, 28) and set(np.unique(samples)) <= {0.0, 1.0}
     for name in ("samples.png", "losses.png", "metrics.json", "checkpoint.npz"):
         assert (tmp_path / name).exists(), name
+
+
+def test_vqvae_quick(tmp_path):
+    example = load_example("vqvae_mnist")
+    metrics = example.main(["--quick", "--out", str(tmp_path)])
+    assert metrics["test_n"] == 200 and metrics["samples"]["n"] == 200
+    assert metrics["test_nll_bound_nats"] == pytest.approx(
+        metrics["test_reconstruction_nll_nats"] + metrics["test_prior_nll_nats"], abs=0.01)
+    assert metrics["test_prior_nll_nats"] < 49 * np.log(16)      # the prior beats uniform codes
+    assert 1.0 <= metrics["code_perplexity"] <= 16 and metrics["codes_used"] <= 16
+    for name in ("reconstructions.png", "samples.png", "codes.png", "losses.png", "metrics.json",
+                 "checkpoint.npz"):
+        assert (tmp_path / name).exists(), name

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 import tinygen as tg
 from tinygen import optim
 from tinygen.autograd import gradcheck
-from tinygen.models import PixelCNN
+from tinygen.models import CategoricalPixelCNN, PixelCNN
 from tinygen.models.pixelcnn import MaskedConv2d, causal_mask
 from helpers import check_forward, leaf
 
@@ -154,3 +154,39 @@ def test_sampling_shapes_values_and_the_logits_it_follows():
 def test_wrong_shape_is_a_clear_error():
     with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
         PixelCNN(4, 1)(tg.rand(2, 28, 28))
+
+
+def test_categorical_logits_ignore_later_codes():
+    """Changing the code at position j leaves every logit at positions ≤ j (raster order) as it was."""
+    tg.manual_seed(0)
+    model = CategoricalPixelCNN(6, hidden=4, num_blocks=2, embedding_dim=3).double()
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 6, (1, 5, 5))
+    with tg.no_grad():
+        base = model(tg.tensor(codes)).numpy()
+        for position in range(25):
+            changed = codes.copy()
+            changed.reshape(-1)[position] = (changed.reshape(-1)[position] + 1) % 6
+            diff = np.abs(model(tg.tensor(changed)).numpy() - base).max(1).reshape(-1)  # per position
+            assert np.all(diff[:position + 1] == 0), f"a logit at or before {position} saw it"
+            if position < 24:
+                assert diff[position + 1:].max() > 0                     # and some later one does
+
+
+def test_categorical_nll_and_sampling():
+    model = CategoricalPixelCNN(5, hidden=4, num_blocks=1, embedding_dim=3).double()
+    last = model.net[-1]
+    last.weight.data[...] = 0.0
+    last.bias.data[...] = 0.0                                   # uniform: NLL = H·W·ln K
+    codes = tg.tensor(np.random.default_rng(0).integers(0, 5, (2, 3, 4)))
+    with tg.no_grad():
+        np.testing.assert_allclose(model.nll(codes).numpy(), [12 * math.log(5)] * 2, rtol=1e-12)
+    # Gumbel-max draws follow softmax(ℓ): logits log p give frequencies p
+    p = np.array([0.5, 0.25, 0.15, 0.1, 0.0])
+    last.bias.data[...] = np.log(np.maximum(p, 1e-30))
+    tg.manual_seed(1)
+    draws = model.sample(400, 3, 3).numpy()
+    assert draws.shape == (400, 3, 3) and draws.dtype == np.int64
+    np.testing.assert_allclose(np.bincount(draws.ravel(), minlength=5) / draws.size, p, atol=0.025)
+    with pytest.raises(ValueError, match="integer code maps"):
+        model(tg.rand(2, 3, 4))

@@ -47,8 +47,9 @@ class ArrayDataset:
 class DataLoader:
     """Iterate over (x, y) batches: x float Tensor (B, C, H, W), y int64 Tensor (B,) or None.
 
-    ``scale_to``: '01' for [0, 1] pixels, 'pm1' for [-1, 1]. ``transform`` runs on the batch
-    Tensor (e.g. DynamicBinarize). ``limit`` keeps the first N items.
+    ``scale_to``: '01' for [0, 1] pixels, 'pm1' for [-1, 1], None to pass the arrays through
+    as they are (integer code maps, say). ``transform`` runs on the batch Tensor (e.g.
+    DynamicBinarize). ``limit`` keeps the first N items.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=0,
@@ -96,7 +97,7 @@ class DataLoader:
             pixels = _backend.to_backend(self._images[idx], self.backend)   # one copy, uint8
         else:
             pixels = self._images[xp.asarray(idx)]
-        x = Tensor._make(scale(pixels, self.scale_to), None, 0)
+        x = Tensor._make(pixels if self.scale_to is None else scale(pixels, self.scale_to), None, 0)
         if self.transform is not None:
             x = self.transform(x)
         y = None

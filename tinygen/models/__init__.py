@@ -7,4 +7,5 @@ from .gan import (SeedGenerator, SeedDiscriminator, MLPGenerator, MLPDiscriminat
 from .conditional_gan import (ConditionalGenerator, CGANDiscriminator, ACGANDiscriminator,
                               acgan_discriminator_loss, acgan_generator_loss)
 from .gaussian_mixture import GaussianMixture, ClassConditionalMixture
-from .pixelcnn import PixelCNN, MaskedConv2d
+from .pixelcnn import PixelCNN, CategoricalPixelCNN, MaskedConv2d
+from .vq_vae import VQVAE, VectorQuantizer

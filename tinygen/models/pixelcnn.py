@@ -25,6 +25,9 @@ blocks (ReLU, 1×1 conv 2h→h, ReLU, 3×3 mask-B conv h→h, ReLU, 1×1 conv h�
 then ReLU, 1×1 conv, ReLU, 1×1 conv to one logit per pixel. The masked 3×3 stack has
 the PixelCNN's known "blind spot" (pixels up and to the right fall out of the receptive
 field), which the gated PixelCNN later removed; this model keeps the original's design.
+
+``CategoricalPixelCNN`` is the same network over K-way category maps (a VQ-VAE's codes):
+an embedding in, K logits per position out, NLL = Σ_i -log softmax(ℓ_i)[z_i].
 """
 from __future__ import annotations
 
@@ -89,15 +92,15 @@ class PixelCNNResidualBlock(nn.Module):
 class PixelCNN(nn.Module):
     """PixelCNN over binary (N, 1, H, W) images; ``forward`` gives the logits ℓ (N, 1, H, W)."""
 
-    def __init__(self, hidden=32, num_blocks=7, output_hidden=64):
+    def __init__(self, hidden=32, num_blocks=7, output_hidden=64, in_channels=1, out_channels=1):
         super().__init__()
         self.hidden, self.num_blocks = hidden, num_blocks
         self.receptive_rows = 7 // 2 + num_blocks     # how far up a logit can see
         self.net = nn.Sequential(
-            MaskedConv2d(1, 2 * hidden, 7, "A"),
+            MaskedConv2d(in_channels, 2 * hidden, 7, "A"),
             *[PixelCNNResidualBlock(hidden) for _ in range(num_blocks)],
             nn.ReLU(), nn.Conv2d(2 * hidden, output_hidden, 1),
-            nn.ReLU(), nn.Conv2d(output_hidden, 1, 1))
+            nn.ReLU(), nn.Conv2d(output_hidden, out_channels, 1))
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != 1:
@@ -113,21 +116,61 @@ class PixelCNN(nn.Module):
         """The training loss: the batch mean of the exact NLL (nats per image)."""
         return self.nll(x).mean()
 
+    def _blank(self, n, height, width):
+        weight = self.net[0].weight              # the model's dtype and backend
+        return zeros(n, 1, height, width, dtype=weight.dtype, device=weight.device)
+
+    def _draw(self, pixel_logits):
+        """x_i ~ Bernoulli(sigmoid(ℓ_i)) for a (N, 1) column of logits."""
+        return rand(*pixel_logits.shape, device=pixel_logits.device) < pixel_logits.sigmoid()
+
     def sample(self, n, height=28, width=28):
-        """Draw n images pixel by pixel: x_i ~ Bernoulli(sigmoid(ℓ_i(x_<i))).
+        """Draw n images pixel by pixel, each pixel from its conditional given x_<i.
 
         Row r's logits depend on rows r - R … r only (R = ``receptive_rows``: 3 from the 7×7
         mask-A conv, 1 per masked 3×3), so each pass runs the network on that window of
         rows, not on the whole image."""
         was_training = self.training
         self.eval()
-        weight = self.net[0].weight              # the model's dtype and backend
-        x = zeros(n, 1, height, width, dtype=weight.dtype, device=weight.device)
+        x = self._blank(n, height, width)
         with no_grad():
             for row in range(height):
                 top = max(0, row - self.receptive_rows)
                 for col in range(width):
-                    logits = self(x[:, :, top:row + 1])[:, :, row - top, col]
-                    x[:, :, row, col] = (rand(n, 1, device=weight.device) < logits.sigmoid())
+                    logits = self(x[..., top:row + 1, :])[:, :, row - top, col]
+                    x[..., row, col] = self._draw(logits)
         self.train(was_training)
         return x
+
+
+class CategoricalPixelCNN(PixelCNN):
+    """The same network over maps of K-way categories, (N, H, W) integers: the learned prior
+    p(z) = Π_i Categorical(z_i | softmax(ℓ_i(z_<i))) over a VQ-VAE's code maps.
+
+    Each category is first embedded (a learned vector per code), then the masked network
+    gives K logits per position; NLL(z) = Σ_i CE(ℓ_i, z_i)."""
+
+    def __init__(self, num_categories, hidden=32, num_blocks=5, output_hidden=64, embedding_dim=16):
+        super().__init__(hidden, num_blocks, output_hidden, in_channels=embedding_dim,
+                         out_channels=num_categories)
+        self.num_categories = num_categories
+        self.embedding = nn.Embedding(num_categories, embedding_dim)
+
+    def forward(self, codes):
+        if codes.ndim != 3 or codes.dtype.kind not in "iu":
+            raise ValueError(f"CategoricalPixelCNN expects integer code maps (N, H, W), got "
+                             f"{tuple(codes.shape)} {codes.dtype}")
+        return self.net(self.embedding(codes).permute(0, 3, 1, 2))    # (N, K, H, W)
+
+    def nll(self, codes):
+        """Per-map exact negative log-likelihood in nats, Σ_i -log softmax(ℓ_i)[z_i], shape (N,)."""
+        return F.cross_entropy(self(codes), codes, reduction="none").flatten(1).sum(1)
+
+    def _blank(self, n, height, width):
+        return zeros(n, height, width, dtype="int64", device=self.net[0].weight.device)
+
+    def _draw(self, pixel_logits):
+        """z_i ~ Categorical(softmax(ℓ_i)) by the Gumbel-max trick: argmax_k ℓ_ik + g_k,
+        g_k = -log(-log u_k), u_k ~ U(0, 1)."""
+        u = rand(*pixel_logits.shape, device=pixel_logits.device).clamp(1e-12, 1.0)
+        return (pixel_logits - (-u.log()).log()).argmax(1)

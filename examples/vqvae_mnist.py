@@ -1,0 +1,189 @@
+"""VQ-VAE (van den Oord et al., 2017) with a learned PixelCNN prior, on binarized MNIST.
+
+    python examples/vqvae_mnist.py                     # CPU
+    python examples/vqvae_mnist.py --backend cupy      # on a GPU
+    python examples/vqvae_mnist.py --quick             # smoke run, under a minute
+
+Two stages, as in the paper: first the VQ-VAE (--epochs), on dynamically binarized
+training images; then the prior (--prior-epochs), a CategoricalPixelCNN over the 7×7 code
+maps of the training images (binarized once, with --eval-seed). Samples are code maps
+drawn from the prior and decoded.
+
+metrics.json holds, on the first --eval-n binarized test images: the reconstruction NLL
+-log p(x|z_q), the prior's NLL of the codes -log p(k(x)), their sum (an upper bound on
+-log p(x) in nats, comparable with the VAE's and PixelCNN's), the codebook's perplexity
+and usage; and FID/KID/precision/recall/modes of --fid-n samples. It writes
+reconstructions.png, samples.png/.npz, codes.png (test code maps) and losses.png.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout
+
+import numpy as np
+
+import tinygen as tg
+from tinygen import data, experiment, optim, viz
+from tinygen.metrics import binarization_protocol, evaluate_samples
+from tinygen.models import VQVAE, CategoricalPixelCNN
+from tinygen.models.vq_vae import code_perplexity
+
+
+def add_flags(parser):
+    parser.add_argument("--num-codes", type=int, default=64, help="codebook size K")
+    parser.add_argument("--code-dim", type=int, default=16, help="codebook vector size D")
+    parser.add_argument("--hidden", type=int, default=64, help="encoder/decoder channels")
+    parser.add_argument("--beta", type=float, default=0.25, help="commitment weight β")
+    parser.add_argument("--prior-epochs", type=int, default=10, help="epochs of the PixelCNN prior")
+    parser.add_argument("--prior-lr", type=float, default=1e-3)
+    parser.add_argument("--prior-hidden", type=int, default=32)
+    parser.add_argument("--prior-blocks", type=int, default=5)
+    parser.add_argument("--eval-n", type=int, default=10_000, help="test images for the NLL bound")
+    parser.add_argument("--eval-seed", type=int, default=1234, help="seed of the test binarization")
+    parser.add_argument("--fid-n", type=int, default=10_000, help="samples for FID and friends")
+
+
+def training_codes(model, args):
+    """k(x) of every training image (binarized once with --eval-seed): the prior's data."""
+    images, _ = data.load_mnist("train")
+    n = min(len(images), args.limit or len(images))
+    rng = np.random.default_rng(args.eval_seed)
+    model.eval()
+    with tg.no_grad():
+        return np.concatenate([
+            model.encode(tg.tensor(data.binarize_images(images[i:min(i + 1000, n)], rng))).numpy()
+            for i in range(0, n, 1000)])
+
+
+def evaluate(model, prior, args, run):
+    x_all, _ = data.binarized_mnist("test", args.eval_n, args.eval_seed)
+    model.eval()
+    prior.eval()
+    rec, prior_nll, codes = [], [], []
+    with tg.no_grad():
+        for i in range(0, len(x_all), 500):
+            x = tg.tensor(x_all[i:i + 500])
+            k = model.encode(x)
+            rec.append(model.reconstruction_nll(x).numpy())
+            prior_nll.append(prior.nll(k).numpy())
+            codes.append(k.numpy())
+    rec, prior_nll, codes = np.concatenate(rec), np.concatenate(prior_nll), np.concatenate(codes)
+    bound = rec + prior_nll
+    report = {
+        "test_reconstruction_nll_nats": round(float(rec.mean()), 3),
+        "test_prior_nll_nats": round(float(prior_nll.mean()), 3),
+        "test_nll_bound_nats": round(float(bound.mean()), 3),
+        "test_nll_bound_stderr": round(float(bound.std(ddof=1) / np.sqrt(len(bound))), 3),
+        "test_n": int(len(bound)),
+        "code_perplexity": round(code_perplexity(codes, args.num_codes), 2),
+        "codes_used": int(len(np.unique(codes))),
+        "binarization": binarization_protocol("dynamic") + f", eval seed {args.eval_seed}",
+    }
+    viz.save_image_grid(codes[:32, None].astype(np.float32) / (args.num_codes - 1), run.path("codes.png"),
+                        nrow=8, title="test code maps (7×7, code / K)")
+    report["samples"] = sample_quality(model, prior, args)
+    return report
+
+
+def decoded_prior_samples(model, prior, n, batch=500):
+    """Mean images sigmoid(decoder(e_k)), k ~ the PixelCNN prior."""
+    with tg.no_grad():
+        return np.concatenate([tg.sigmoid(model.decode(prior.sample(min(batch, n - i), 7, 7))).numpy()
+                               for i in range(0, n, batch)])
+
+
+def sample_quality(model, prior, args):
+    images = decoded_prior_samples(model, prior, args.fid_n)
+    try:
+        report = evaluate_samples(images, None, "mnist", args.fid_n)
+    except FileNotFoundError as exc:       # the reference classifier is not trained yet
+        return {"skipped": str(exc)}
+    report["images"] = "mean images sigmoid(decoder(e_k)), k ~ the PixelCNN prior"
+    return report
+
+
+def pictures(model, prior, run, args):
+    model.eval()
+    x_test, _ = data.binarized_mnist("test", 32, args.eval_seed)
+    with tg.no_grad():
+        recon = tg.sigmoid(model.decode(model.encode(tg.tensor(x_test)))).numpy()
+    pairs = np.stack([x_test, recon], 1).reshape(-1, 1, 28, 28)
+    viz.save_image_grid(pairs, run.path("reconstructions.png"), nrow=16, title="input | reconstruction (pairs)")
+    run.save_samples(decoded_prior_samples(model, prior, args.num_samples),
+                     title="VQ-VAE samples, codes ~ PixelCNN prior")
+
+
+def main(argv=None):
+    args = experiment.parse_args("VQ-VAE with a PixelCNN prior on MNIST", argv, extra=add_flags,
+                                 epochs=10, batch_size=128, lr=1e-3,
+                                 quick=dict(epochs=1, prior_epochs=1, limit=1024, hidden=16,
+                                            num_codes=16, code_dim=4, prior_hidden=8, prior_blocks=2,
+                                            eval_n=200, fid_n=200, num_samples=16))
+    run = experiment.Run("vqvae_mnist", args)
+    images, labels = data.load_mnist("train")
+    train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
+                            seed=args.seed, limit=args.limit, transform=data.DynamicBinarize(),
+                            resident=True)
+    model = VQVAE(args.num_codes, args.code_dim, args.hidden, args.beta)
+    prior = CategoricalPixelCNN(args.num_codes, args.prior_hidden, args.prior_blocks)
+    opt = optim.Adam(model.parameters(), lr=args.lr)
+    prior_opt = optim.Adam(prior.parameters(), lr=args.prior_lr)
+    models, optimizers = {"vqvae": model, "prior": prior}, {"vqvae": opt, "prior": prior_opt}
+    state = run.resume(models, optimizers)
+    start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
+    total = args.epochs + args.prior_epochs           # epochs past args.epochs train the prior
+    epoch, batch = start_epoch, skip
+    code_loader = None
+
+    def save():
+        run.save_checkpoint(epoch, batch, models, optimizers)
+
+    with run.interrupt_guard(save):
+        for epoch in range(start_epoch, total):
+            batch = skip if epoch == start_epoch else 0
+            if epoch < args.epochs:                   # stage 1: the VQ-VAE
+                train.set_epoch(epoch, batch)
+                model.train()
+                for x, _ in run.progress(train, epoch, total):
+                    loss, parts = model.loss(x)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    batch += 1
+                    if batch % 10 == 0 or batch == len(train):
+                        run.log(rec=parts["rec"], codebook=parts["codebook"], commitment=parts["commitment"],
+                                perplexity=code_perplexity(parts["codes"].numpy(), args.num_codes))
+            else:                                     # stage 2: the prior over code maps
+                if code_loader is None:
+                    code_loader = data.DataLoader(data.ArrayDataset(training_codes(model, args)),
+                                                  args.batch_size, shuffle=True, seed=args.seed,
+                                                  scale_to=None, resident=True)
+                code_loader.set_epoch(epoch, batch)
+                prior.train()
+                for codes, _ in run.progress(code_loader, epoch, total):
+                    loss = prior.loss(codes[:, 0])
+                    prior_opt.zero_grad()
+                    loss.backward()
+                    prior_opt.step()
+                    batch += 1
+                    if batch % 10 == 0 or batch == len(code_loader):
+                        run.log(prior_nll=loss)
+            epoch, batch = epoch + 1, 0
+            save()
+            means = run.epoch_means()
+            print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()), flush=True)
+
+    pictures(model, prior, run, args)
+    run.plot_history(title="VQ-VAE: reconstruction / VQ terms, then the prior's NLL (nats)")
+    metrics = evaluate(model, prior, args, run)
+    metrics.update({"epochs": args.epochs, "prior_epochs": args.prior_epochs, "num_codes": args.num_codes,
+                    "code_dim": args.code_dim, "beta": args.beta,
+                    "parameters": sum(p.numel() for p in model.parameters()),
+                    "prior_parameters": sum(p.numel() for p in prior.parameters())})
+    run.write_metrics(metrics)
+    run.finish()
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
