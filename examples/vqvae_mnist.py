@@ -34,6 +34,9 @@ def add_flags(parser):
     parser.add_argument("--code-dim", type=int, default=16, help="codebook vector size D")
     parser.add_argument("--hidden", type=int, default=64, help="encoder/decoder channels")
     parser.add_argument("--beta", type=float, default=0.25, help="commitment weight β")
+    parser.add_argument("--ema-decay", type=float, default=0.99,
+                        help="codebook entries as running means with this decay; 0: trained by "
+                             "the codebook loss instead")
     parser.add_argument("--prior-epochs", type=int, default=10, help="epochs of the PixelCNN prior")
     parser.add_argument("--prior-lr", type=float, default=1e-3)
     parser.add_argument("--prior-hidden", type=int, default=32)
@@ -124,7 +127,7 @@ def main(argv=None):
     train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
                             seed=args.seed, limit=args.limit, transform=data.DynamicBinarize(),
                             resident=True)
-    model = VQVAE(args.num_codes, args.code_dim, args.hidden, args.beta)
+    model = VQVAE(args.num_codes, args.code_dim, args.hidden, args.beta, args.ema_decay or None)
     prior = CategoricalPixelCNN(args.num_codes, args.prior_hidden, args.prior_blocks)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     prior_opt = optim.Adam(prior.parameters(), lr=args.prior_lr)
@@ -177,7 +180,7 @@ def main(argv=None):
     run.plot_history(title="VQ-VAE: reconstruction / VQ terms, then the prior's NLL (nats)")
     metrics = evaluate(model, prior, args, run)
     metrics.update({"epochs": args.epochs, "prior_epochs": args.prior_epochs, "num_codes": args.num_codes,
-                    "code_dim": args.code_dim, "beta": args.beta,
+                    "code_dim": args.code_dim, "beta": args.beta, "ema_decay": args.ema_decay,
                     "parameters": sum(p.numel() for p in model.parameters()),
                     "prior_parameters": sum(p.numel() for p in prior.parameters())})
     run.write_metrics(metrics)

@@ -116,3 +116,19 @@ def test_vqvae_quick(tmp_path):
     for name in ("reconstructions.png", "samples.png", "codes.png", "losses.png", "metrics.json",
                  "checkpoint.npz"):
         assert (tmp_path / name).exists(), name
+
+
+@pytest.mark.parametrize("hidden", ["32", "32,16"])
+def test_rbm_and_dbn_quick(hidden, tmp_path):
+    example = load_example("rbm_mnist")
+    metrics = example.main(["--quick", "--hidden", hidden, "--out", str(tmp_path)])
+    if hidden == "32":                         # one RBM: an AIS likelihood
+        assert metrics["ais_log_z_stderr"] < 0.5 and metrics["test_nll_n"] == 200
+        assert 60.0 < metrics["test_nll_nats"] < 784 * np.log(2)
+    else:
+        assert "test_nll_nats" not in metrics and metrics["sizes"] == [784, 32, 16]
+    probe = metrics["linear_probe"]
+    assert 0 <= probe["features_all_labels"] <= 100 and probe["pixels_all_labels"] > 50
+    assert metrics["samples"]["n"] == 200
+    for name in ("samples.png", "filters.png", "losses.png", "metrics.json", "checkpoint.npz"):
+        assert (tmp_path / name).exists(), name

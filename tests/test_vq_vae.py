@@ -12,9 +12,12 @@ from tinygen.models.vq_vae import code_perplexity
 from helpers import leaf
 
 
-def quantizer_with(codebook, beta=0.25):
-    q = VectorQuantizer(len(codebook), codebook.shape[1], beta).double()
-    q.codebook.weight.data[...] = codebook
+def quantizer_with(codebook, beta=0.25, **ema):
+    q = VectorQuantizer(len(codebook), codebook.shape[1], beta, **ema).double()
+    q.embedding.data[...] = codebook
+    if ema:
+        q.embed_sum.data[...] = codebook
+        q.cluster_size.data[...] = 1.0
     q.initialized.data[...] = 1.0
     return q
 
@@ -45,7 +48,7 @@ def test_loss_terms_on_a_hand_computed_case():
     assert commitment_loss.item() == pytest.approx(0.25 * 1.25)
     # gradients: codebook ∂/∂e_k Σ‖sg[z_e] - e_k‖² = 2 (e_k - z_e) over the positions that chose k
     (codebook_loss + commitment_loss).backward()
-    np.testing.assert_allclose(q.codebook.weight.grad.numpy(), [[-1.0, 0.0], [0.0, -2.0]])
+    np.testing.assert_allclose(q.embedding.grad.numpy(), [[-1.0, 0.0], [0.0, -2.0]])
     # commitment ∂/∂z_e β‖z_e - sg[e]‖² = 2β (z_e - e)
     np.testing.assert_allclose(z_e.grad.numpy()[0, :, 0], 0.5 * np.array([[0.5, 0.0], [0.0, 1.0]]))
 
@@ -58,31 +61,52 @@ def test_straight_through_gradient_and_gradcheck_of_the_vq_terms():
     z_q, *_ = q(z_e)
     (z_q * tg.tensor(weights, dtype="float64")).sum().backward()
     np.testing.assert_allclose(z_e.grad.numpy(), weights)                # copied straight through
-    assert q.codebook.weight.grad is None                                # the decoder path skips e
+    assert q.embedding.grad is None                                # the decoder path skips e
     # away from ties each term is smooth; a stop-gradient hides a dependence that finite
     # differences see, so each term is checked against the argument it trains
     gradcheck(lambda z: q(z)[3], (z_e,))                                  # commitment → encoder
-    gradcheck(lambda e: q(z_e.detach())[2], (q.codebook.weight,))         # codebook → entries
+    gradcheck(lambda e: q(z_e.detach())[2], (q.embedding,))         # codebook → entries
+
+
+def test_ema_codebook_by_hand_and_dead_code_restart():
+    # γ = ½; codes e = (0,0), (4,0), (9,9); vectors (1,0), (0,1) → code 0, (5,0) → code 1; code 2 unused
+    book = np.array([[0.0, 0.0], [4.0, 0.0], [9.0, 9.0]])
+    z = np.array([[1.0, 0.0], [0.0, 1.0], [5.0, 0.0]]).T.reshape(1, 2, 1, 3)
+    q = quantizer_with(book, ema_decay=0.5, dead_threshold=0.1, eps=1e-12)
+    _, codes, codebook_loss, _ = q(tg.tensor(z, dtype="float64"))
+    assert codes.numpy().tolist() == [[[0, 0, 1]]] and codebook_loss.item() == 0.0
+    # N = ½·1 + ½·(2, 1, 0) = (1.5, 1, 0.5); m = ½·e + ½·Σ assigned z
+    np.testing.assert_allclose(q.cluster_size.numpy(), [1.5, 1.0, 0.5])
+    m = 0.5 * book + 0.5 * np.array([[1.0, 1.0], [5.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_allclose(q.embed_sum.numpy(), m)
+    np.testing.assert_allclose(q.embedding.numpy(), m / np.array([[1.5], [1.0], [0.5]]), rtol=1e-9)
+    # a higher threshold: code 2 (N = ¼ after another step without it) restarts at a batch vector
+    q.dead_threshold = 0.3
+    q(tg.tensor(z, dtype="float64"))
+    restarted = q.embedding.numpy()[2]
+    assert any(np.allclose(restarted, v) for v in z.reshape(2, 3).T)
+    assert q.cluster_size.numpy()[2] == 1.0
+    assert not [p for p in q.parameters()]                # nothing here for an optimizer
 
 
 def test_codebook_starts_from_encoder_outputs_once():
     tg.manual_seed(0)
-    model = VQVAE(num_codes=8, code_dim=4, hidden=8)
+    model = VQVAE(num_codes=8, code_dim=4, hidden=8, ema_decay=None)   # no EMA moves after the init
     x = tg.tensor((np.random.default_rng(0).random((4, 1, 28, 28)) < 0.3).astype(np.float32))
     with tg.no_grad():
         z_e = model.encoder(x).permute(0, 2, 3, 1).reshape(-1, 4).numpy()
         model(x)
-    book = model.quantizer.codebook.weight.detach().numpy()
+    book = model.quantizer.embedding.detach().numpy()
     assert all(np.isclose(z_e, row).all(1).any() for row in book)        # every entry is a z_e
     assert model.quantizer.initialized.item() == 1.0
     with tg.no_grad():
         model(x * 0)                                                     # a second batch: no re-init
-    np.testing.assert_array_equal(model.quantizer.codebook.weight.detach().numpy(), book)
-    fresh = VQVAE(num_codes=8, code_dim=4, hidden=8)
+    np.testing.assert_array_equal(model.quantizer.embedding.detach().numpy(), book)
+    fresh = VQVAE(num_codes=8, code_dim=4, hidden=8, ema_decay=None)
     fresh.load_state_dict(model.state_dict())                             # a loaded model keeps its book
     with tg.no_grad():
         fresh(x * 0)
-    np.testing.assert_array_equal(fresh.quantizer.codebook.weight.detach().numpy(), book)
+    np.testing.assert_array_equal(fresh.quantizer.embedding.detach().numpy(), book)
 
 
 def test_shapes_a_few_steps_and_errors():

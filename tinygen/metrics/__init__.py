@@ -7,3 +7,4 @@ from .precision_recall import precision_recall
 from .reference import load_reference_classifier, features_and_probs, reference_record
 from .report import (evaluate_samples, real_floor, classifier_score, class_histogram,
                      modes_covered)
+from .linear_probe import linear_probe

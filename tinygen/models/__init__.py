@@ -9,3 +9,5 @@ from .conditional_gan import (ConditionalGenerator, CGANDiscriminator, ACGANDisc
 from .gaussian_mixture import GaussianMixture, ClassConditionalMixture
 from .pixelcnn import PixelCNN, CategoricalPixelCNN, MaskedConv2d
 from .vq_vae import VQVAE, VectorQuantizer
+from .rbm import RBM
+from .dbn import DeepBeliefNetwork

@@ -26,9 +26,12 @@ posterior q(k|x) = δ(k = k(x)), whose entropy is 0, the ELBO gives the likeliho
 
 reported by the example in nats, comparable with the VAE's and the PixelCNN's.
 
-Codebook entries that no encoder output ever picks get no gradient ("dead codes"); the
-quantizer starts its codebook from encoder outputs of the first training batch (a
-common remedy) instead of tiny random vectors, so every entry starts where data is.
+Codebook entries that no encoder output ever picks get no gradient ("dead codes"), and
+a codebook trained by the loss above lags behind an encoder that moves fast (a first
+probe here used 7 of 64 codes). So by default (``ema_decay=0.99``) the entries are instead
+running means of the encoder outputs assigned to them (the paper's appendix A.1), an
+entry nobody picks restarts at a random encoder output, and the codebook starts from
+encoder outputs of the first training batch. ``ema_decay=None`` gives the loss above.
 """
 from __future__ import annotations
 
@@ -36,17 +39,37 @@ import numpy as np
 
 from .. import nn
 from ..autograd.grad_mode import no_grad
-from ..creation import tensor
+from ..autograd.ops import where as tg_where
+from ..creation import randint, randn, tensor, zeros
 from ..nn import functional as F
 
 
 class VectorQuantizer(nn.Module):
-    """Nearest-neighbour quantization of (N, D, H, W) vectors onto K codebook entries (K, D)."""
+    """Nearest-neighbour quantization of (N, D, H, W) vectors onto K codebook entries
+    ``embedding`` (K, D).
 
-    def __init__(self, num_codes=64, code_dim=16, beta=0.25):
+    ``ema_decay=None``: the entries are parameters, trained by the codebook loss.
+    ``ema_decay=γ``: the entries are buffers, each the running mean of the encoder outputs
+    assigned to it (van den Oord et al. 2017, app. A.1), updated in training forwards:
+
+        N_k ← γ N_k + (1-γ) n_k,      m_k ← γ m_k + (1-γ) Σ_{i: k_i = k} z_e,i,
+        e_k = m_k / Ñ_k,   Ñ_k = (N_k + ε) / (Σ_j N_j + K ε) · Σ_j N_j   (Laplace smoothing)
+
+    and an entry whose N_k falls below ``dead_threshold`` (default: fewer than one vector
+    per batch) restarts at a random encoder output of the batch. The codebook loss is then 0 (the averages do its work)."""
+
+    def __init__(self, num_codes=64, code_dim=16, beta=0.25, ema_decay=None, dead_threshold=1.0,
+                 eps=1e-5):
         super().__init__()
         self.num_codes, self.code_dim, self.beta = num_codes, code_dim, beta
-        self.codebook = nn.Embedding(num_codes, code_dim)
+        self.ema_decay, self.dead_threshold, self.eps = ema_decay, dead_threshold, eps
+        embedding = randn(num_codes, code_dim)
+        if ema_decay is None:
+            self.embedding = nn.Parameter(embedding)
+        else:
+            self.register_buffer("embedding", embedding)
+            self.register_buffer("cluster_size", zeros(num_codes))
+            self.register_buffer("embed_sum", embedding.clone())
         # 0 until the first training batch has set the codebook from encoder outputs
         self.register_buffer("initialized", tensor(np.zeros((), np.float32)))
         self._check_initialized = True    # read the buffer once per process, not every step
@@ -59,22 +82,46 @@ class VectorQuantizer(nn.Module):
                              f"got {tuple(z_e.shape)}")
         with no_grad():
             flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)
-            e = self.codebook.weight
+            e = self.embedding
             distances = (flat * flat).sum(1, keepdim=True) - 2.0 * (flat @ e.T) + (e * e).sum(1)
             return distances.argmin(1).reshape(n, h, w)
 
     def lookup(self, codes):
         """Codebook vectors for integer codes (N, H, W) → (N, D, H, W)."""
-        return self.codebook(codes).permute(0, 3, 1, 2)
+        return F.embedding(codes, self.embedding).permute(0, 3, 1, 2)
+
+    def _flat(self, z_e):
+        return z_e.detach().permute(0, 2, 3, 1).reshape(-1, self.code_dim)
+
+    def _random_rows(self, flat):
+        """K rows of ``flat`` drawn uniformly (with replacement), on flat's device."""
+        return flat[randint(0, flat.shape[0], (self.num_codes,), device=flat.device)]
 
     def _init_from(self, z_e):
-        """Codebook ← K encoder outputs drawn from the batch (with replacement if too few)."""
-        flat = z_e.detach().permute(0, 2, 3, 1).reshape(-1, self.code_dim).numpy()
-        rng = np.random.default_rng(0)
-        pick = rng.choice(len(flat), self.num_codes, replace=len(flat) < self.num_codes)
-        self.codebook.weight.data[...] = tensor(flat[pick], dtype=self.codebook.weight.dtype,
-                                                device=self.codebook.weight.device).data
+        """Codebook ← K encoder outputs drawn from the batch."""
+        self.embedding.data[...] = self._random_rows(self._flat(z_e)).data
+        if self.ema_decay is not None:
+            self.embed_sum.data[...] = self.embedding.data
+            self.cluster_size.data[...] = 1.0
         self.initialized.data[...] = 1.0
+
+    def _ema_update(self, z_e, codes):
+        """The running cluster sizes and sums, the smoothed means, and dead-code restarts;
+        all on the device (no host sync)."""
+        gamma = self.ema_decay
+        with no_grad():
+            flat = self._flat(z_e)
+            assign = F.one_hot(codes.reshape(-1), self.num_codes).float()             # (M, K)
+            self.cluster_size.data[...] = (gamma * self.cluster_size + (1 - gamma) * assign.sum(0)).data
+            self.embed_sum.data[...] = (gamma * self.embed_sum + (1 - gamma) * (assign.T @ flat)).data
+            total = self.cluster_size.sum()
+            smoothed = (self.cluster_size + self.eps) / (total + self.num_codes * self.eps) * total
+            means = self.embed_sum / smoothed.unsqueeze(1)
+            dead = (self.cluster_size < self.dead_threshold).unsqueeze(1)
+            restart = self._random_rows(flat)
+            self.embedding.data[...] = tg_where(dead, restart, means).data
+            self.embed_sum.data[...] = tg_where(dead, restart, self.embed_sum).data
+            self.cluster_size.data[...] = tg_where(dead.squeeze(1), 1.0, self.cluster_size).data
 
     def forward(self, z_e):
         """(z_q with the straight-through gradient, codes, codebook loss, commitment loss);
@@ -84,8 +131,13 @@ class VectorQuantizer(nn.Module):
                 self._init_from(z_e)
             self._check_initialized = False
         codes = self.nearest_codes(z_e)
+        if self.training and self.ema_decay is not None:
+            self._ema_update(z_e, codes)
         z_q = self.lookup(codes)
-        codebook_loss = ((z_e.detach() - z_q) ** 2).flatten(1).sum(1).mean()          # ‖sg[z_e] - e‖²
+        if self.ema_decay is None:
+            codebook_loss = ((z_e.detach() - z_q) ** 2).flatten(1).sum(1).mean()      # ‖sg[z_e] - e‖²
+        else:
+            codebook_loss = zeros((), dtype=z_e.dtype, device=z_e.device)
         commitment_loss = self.beta * ((z_e - z_q.detach()) ** 2).flatten(1).sum(1).mean()  # β‖z_e - sg[e]‖²
         z_q_straight_through = z_e + (z_q - z_e).detach()
         return z_q_straight_through, codes, codebook_loss, commitment_loss
@@ -103,7 +155,7 @@ class VQVAE(nn.Module):
     """Encoder 28×28 → 7×7×D (two stride-2 convs, a 3×3 and a 1×1), quantizer, mirror decoder
     to Bernoulli logits (N, 1, 28, 28)."""
 
-    def __init__(self, num_codes=64, code_dim=16, hidden=64, beta=0.25):
+    def __init__(self, num_codes=64, code_dim=16, hidden=64, beta=0.25, ema_decay=0.99):
         super().__init__()
         self.num_codes, self.code_dim = num_codes, code_dim
         self.encoder = nn.Sequential(
@@ -111,7 +163,7 @@ class VQVAE(nn.Module):
             nn.Conv2d(hidden // 2, hidden, 4, 2, 1), nn.ReLU(),       # 14 → 7
             nn.Conv2d(hidden, hidden, 3, 1, 1), nn.ReLU(),
             nn.Conv2d(hidden, code_dim, 1))
-        self.quantizer = VectorQuantizer(num_codes, code_dim, beta)
+        self.quantizer = VectorQuantizer(num_codes, code_dim, beta, ema_decay)
         self.decoder = nn.Sequential(
             nn.Conv2d(code_dim, hidden, 3, 1, 1), nn.ReLU(),
             nn.ConvTranspose2d(hidden, hidden // 2, 4, 2, 1), nn.ReLU(),   # 7 → 14

@@ -82,7 +82,9 @@ def binary_cross_entropy(p, target, weight=None, reduction="mean"):
     """BCE on probabilities p ∈ [0, 1]; use the _with_logits form when you have logits."""
     target = _as_target(target, p)
     _check_same_shape("binary_cross_entropy", p, target)
-    if bool(((p.data < 0) | (p.data > 1)).any()):
+    # checked on the host only: on a GPU it would wait for the device every step (there a
+    # probability outside [0, 1] gives NaN, which detect_anomaly() names)
+    if get_array_module(p.data) is np and ((p.data < 0) | (p.data > 1)).any():
         raise ValueError("binary_cross_entropy: input probabilities must lie in [0, 1]")
     loss = -(target * ClampedLog()(p) + (1.0 - target) * ClampedLog()(1.0 - p))
     if weight is not None:
@@ -125,16 +127,21 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
     t = xp.asarray(t)
     c = lp.shape[-1]
     valid = t != ignore_index
-    if bool(((t[valid] < 0) | (t[valid] >= c)).any()):
+    out_of_range = valid & ((t < 0) | (t >= c))
+    if xp is np and out_of_range.any():
         raise IndexError(f"nll_loss: target out of range for {c} classes")
-    safe_t = xp.where(valid, t, 0)
+    safe_t = xp.where(valid & ~out_of_range, t, 0)
     picked = ops.reshape(ops.gather(lp, 1, safe_t.reshape(-1, 1)), (-1,))
     w = xp.ones(c, dtype=lp.dtype) if weight is None else \
         (weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=lp.dtype))
     per_item_w = w[safe_t] * valid.astype(lp.dtype)
+    if xp is not np:
+        # on a GPU the check above would wait for the device every step; instead an
+        # out-of-range target makes its loss NaN, which detect_anomaly() names
+        per_item_w = xp.where(out_of_range, xp.asarray(np.nan, dtype=lp.dtype), per_item_w)
     loss = -picked * _const(per_item_w)
     if reduction == "mean":
-        return ops.sum(loss) * (1.0 / float(per_item_w.sum()))
+        return ops.sum(loss) / _const(per_item_w.sum())      # a device scalar: no sync
     if reduction == "none":
         return ops.reshape(loss, out_shape)
     return _reduce(loss, reduction)
@@ -166,8 +173,8 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
         (weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=lp.dtype))
     smooth = -ops.sum(lp * _const(w), 1) * _const(valid) * (1.0 / c)
     if reduction == "mean":
-        denominator = float((w[xp.where(tt != ignore_index, tt, 0)] * valid).sum())
-        smooth = ops.sum(smooth) * (1.0 / denominator)
+        denominator = (w[xp.where(tt != ignore_index, tt, 0)] * valid).sum()   # stays on the device
+        smooth = ops.sum(smooth) / _const(denominator)
     elif reduction == "sum":
         smooth = ops.sum(smooth)
     else:
@@ -195,9 +202,9 @@ def gaussian_nll_loss(x, target, var, full=False, eps=1e-6, reduction="mean"):
     var = _as_target(var, x)
     if var.ndim < x.ndim and var.shape == x.shape[:-1]:
         var = ops.unsqueeze(var, -1)
-    if bool((var.data < 0).any()):
-        raise ValueError("gaussian_nll_loss: var has negative entries")
     xp = get_array_module(var.data)
+    if xp is np and (var.data < 0).any():      # host only, as in binary_cross_entropy
+        raise ValueError("gaussian_nll_loss: var has negative entries")
     var = var + _const(xp.maximum(var.data, eps) - var.data)   # clamp in value only
     loss = 0.5 * (ops.log(var) + (x - target) ** 2 / var)
     if full:
