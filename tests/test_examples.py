@@ -132,3 +132,14 @@ def test_rbm_and_dbn_quick(hidden, tmp_path):
     assert metrics["samples"]["n"] == 200
     for name in ("samples.png", "filters.png", "losses.png", "metrics.json", "checkpoint.npz"):
         assert (tmp_path / name).exists(), name
+
+
+def test_autoencoder_features_quick(tmp_path):
+    example = load_example("autoencoder_features_mnist")
+    metrics = example.main(["--quick", "--noise", "0.2", "--out", str(tmp_path)])
+    probe = metrics["linear_probe"]
+    assert set(probe) >= {"codes", "codes_at_initialisation", "pixels"} and probe["test_n"] == 1000
+    assert all(0 <= probe[k][n] <= 100 for k in ("codes", "pixels") for n in ("all_labels", "100_per_class"))
+    assert metrics["test_reconstruction_nats"] < 784 * np.log(2)
+    for name in ("reconstructions.png", "codes.png", "losses.png", "metrics.json", "checkpoint.npz"):
+        assert (tmp_path / name).exists(), name

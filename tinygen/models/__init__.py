@@ -11,3 +11,4 @@ from .pixelcnn import PixelCNN, CategoricalPixelCNN, MaskedConv2d
 from .vq_vae import VQVAE, VectorQuantizer
 from .rbm import RBM
 from .dbn import DeepBeliefNetwork
+from .autoencoder import Autoencoder
