@@ -143,3 +143,14 @@ def test_autoencoder_features_quick(tmp_path):
     assert metrics["test_reconstruction_nats"] < 784 * np.log(2)
     for name in ("reconstructions.png", "codes.png", "losses.png", "metrics.json", "checkpoint.npz"):
         assert (tmp_path / name).exists(), name
+
+
+@pytest.mark.parametrize("arch", ["glow", "realnvp"])
+def test_flow_quick(arch, tmp_path):
+    example = load_example("flow_mnist")
+    metrics = example.main(["--quick", "--arch", arch, "--out", str(tmp_path)])
+    assert metrics["test_n"] == 200 and 0 < metrics["test_bits_per_dim"] < 9.0
+    assert metrics["test_nll_nats"] == pytest.approx(metrics["test_bits_per_dim"] * 784 * np.log(2), rel=1e-3)
+    assert metrics["samples"]["temperature"] == 1.0 and metrics["samples_reduced_temperature"]["temperature"] == 0.7
+    for name in ("samples.png", "samples_T1.png", "samples_T.png", "losses.png", "metrics.json", "checkpoint.npz"):
+        assert (tmp_path / name).exists(), name

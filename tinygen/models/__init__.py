@@ -12,3 +12,5 @@ from .vq_vae import VQVAE, VectorQuantizer
 from .rbm import RBM
 from .dbn import DeepBeliefNetwork
 from .autoencoder import Autoencoder
+from .realnvp import RealNVP
+from .glow import Glow

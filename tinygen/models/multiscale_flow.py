@@ -1,0 +1,116 @@
+"""The multi-scale architecture shared by RealNVP and Glow (Dinh et al., 2017, sec. 3.6).
+
+Pixels k ∈ {0, …, 255} are dequantized, x = (k + u)/256 with u ~ U(0, 1)^D, mapped to the
+real line by the logit transform, then through levels of invertible layers. After every
+level but the last, half of the channels are factored out as latents z_l ~ N(0, I), so
+later levels work on fewer dimensions. The exact log-density of x ∈ (0, 1)^D is
+
+    log p(x) = Σ_l log N(z_l; 0, I) + Σ_layers logdet,
+
+and because the dequantized density of k in [0, 256)^D is p(x)/256^D, the discrete
+negative log-likelihood is bounded by (Theis et al., 2016)
+
+    -log P(k) ≤ E_u[-log p(x)] + D log 256,    reported as bits/dim = that / (D ln 2).
+"""
+from __future__ import annotations
+
+import math
+
+from .. import nn
+from ..autograd.grad_mode import no_grad
+from ..autograd.ops import cat
+from ..creation import rand, randn, zeros
+from .flow_layers import LogitTransform
+
+
+def standard_normal_log_density(z):
+    """Σ log N(z; 0, 1) over every non-batch dimension, shape (N,)."""
+    return (-0.5 * z * z).flatten(1).sum(1) - 0.5 * math.log(2 * math.pi) * (z[0].numel())
+
+
+class MultiScaleFlow(nn.Module):
+    """``levels``: lists of flow layers; half the channels leave after each level but the last."""
+
+    def __init__(self, levels, image_shape=(1, 28, 28), alpha=0.05):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.preprocess = LogitTransform(alpha)
+        self.levels = nn.ModuleList([nn.ModuleList(level) for level in levels])
+
+    def _check(self, x):
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
+            raise ValueError(f"{type(self).__name__} expects images (N, {', '.join(map(str, self.image_shape))}) "
+                             f"in (0, 1), got {tuple(x.shape)}")
+
+    def forward(self, x):
+        """x ∈ (0, 1) → (the latents [z_1, …, z_L], Σ logdet per sample)."""
+        self._check(x)
+        h, logdet = self.preprocess(x)
+        latents = []
+        for index, level in enumerate(self.levels):
+            for layer in level:
+                h, layer_logdet = layer(h)
+                logdet = logdet + layer_logdet
+            if index < len(self.levels) - 1:
+                z, h = h.chunk(2, 1)
+                latents.append(z)
+        latents.append(h)
+        return latents, logdet
+
+    def log_prob(self, x):
+        """log p(x) per image, x ∈ (0, 1)^D (density w.r.t. that unit cube)."""
+        latents, logdet = self(x)
+        return sum(standard_normal_log_density(z) for z in latents) + logdet
+
+    def bits_per_dim(self, x):
+        """Per image: (-log p(x) + D log 256) / (D ln 2), the dequantized bound on -log₂ P(k) / D."""
+        d = math.prod(self.image_shape)
+        return (-self.log_prob(x) + d * math.log(256.0)) / (d * math.log(2.0))
+
+    def loss(self, x):
+        """The training loss: mean bits/dim of a batch of dequantized images."""
+        return self.bits_per_dim(x).mean()
+
+    @staticmethod
+    def dequantize(pixels01):
+        """Images scaled k/255 ∈ [0, 1] → x = (k + u)/256, u ~ U(0, 1): uniform dequantization.
+        (k/255·255 is k up to float rounding, far below the 1/256 bin width.)"""
+        u = rand(*pixels01.shape, dtype=pixels01.dtype, device=pixels01.device)
+        return (pixels01 * 255.0 + u) / 256.0
+
+    def inverse(self, latents):
+        """The latents [z_1, …, z_L] → x ∈ (0, 1)."""
+        h = latents[-1]
+        for index in range(len(self.levels) - 1, -1, -1):
+            if index < len(self.levels) - 1:
+                h = cat((latents[index], h), 1)
+            for layer in reversed(self.levels[index]):
+                h = layer.inverse(h)
+        return self.preprocess.inverse(h)
+
+    def latent_shapes(self):
+        """The per-image shapes of z_1 … z_L, found by one forward pass of a blank image."""
+        was_training = self.training
+        self.eval()
+        with no_grad():
+            weight = self._some_parameter()
+            probe = zeros(1, *self.image_shape, dtype=weight.dtype, device=weight.device) + 0.5
+            shapes = [tuple(z.shape[1:]) for z in self(probe)[0]]
+        self.train(was_training)
+        return shapes
+
+    def _some_parameter(self):
+        """Any parameter: it carries the model's dtype and backend."""
+        return next(iter(self.parameters()))
+
+    def sample(self, n, temperature=1.0):
+        """x = f⁻¹(z), z_l ~ N(0, T² I) (T < 1: the 'reduced temperature' samples of Glow)."""
+        was_training = self.training
+        self.eval()
+        with no_grad():
+            weight = self._some_parameter()
+            latents = [randn(n, *shape, dtype=weight.dtype, device=weight.device) * temperature
+                       for shape in self.latent_shapes()]
+            x = self.inverse(latents)
+        self.train(was_training)
+        return x.clamp(0.0, 1.0)
