@@ -154,3 +154,14 @@ def test_flow_quick(arch, tmp_path):
     assert metrics["samples"]["temperature"] == 1.0 and metrics["samples_reduced_temperature"]["temperature"] == 0.7
     for name in ("samples.png", "samples_T1.png", "samples_T.png", "losses.png", "metrics.json", "checkpoint.npz"):
         assert (tmp_path / name).exists(), name
+
+
+def test_ddpm_quick(tmp_path):
+    example = load_example("ddpm_mnist")
+    metrics = example.main(["--quick", "--out", str(tmp_path)])
+    assert 0 < metrics["test_l_simple"] < 1.5 and metrics["samples"]["n"] == 100
+    assert metrics["sampled_from"] == "EMA of the weights"
+    images = np.load(tmp_path / "samples.npz")["images"]
+    assert images.shape == (16, 1, 28, 28) and images.min() >= 0 and images.max() <= 1
+    for name in ("samples.png", "denoising.png", "losses.png", "metrics.json", "checkpoint.npz"):
+        assert (tmp_path / name).exists(), name

@@ -14,3 +14,5 @@ from .dbn import DeepBeliefNetwork
 from .autoencoder import Autoencoder
 from .realnvp import RealNVP
 from .glow import Glow
+from .unet import UNet
+from .ddpm import DDPM

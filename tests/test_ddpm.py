@@ -1,0 +1,101 @@
+"""DDPM: the schedule, q(x_t | x_0), L_simple at initialisation, the respaced schedule, and the
+ancestral sampler driven by the exact ε-predictor of a one-point dataset."""
+import math
+
+import numpy as np
+import pytest
+
+import tinygen as tg
+from tinygen import nn, optim
+from tinygen.models import DDPM, UNet
+from tinygen.models.ddpm import linear_beta_schedule
+from tinygen.models.unet import timestep_embedding
+
+
+def test_schedule_and_q_sample_by_hand():
+    betas = linear_beta_schedule(1000)
+    assert betas[0] == pytest.approx(1e-4) and betas[-1] == pytest.approx(0.02)
+    model = DDPM(channels=8)
+    alpha_bar = np.prod(1 - betas[:11])                      # t = 10 is step 11
+    x0 = tg.tensor(np.full((1, 1, 28, 28), 0.5, np.float32))
+    noise = tg.tensor(np.full((1, 1, 28, 28), -1.0, np.float32))
+    xt = model.q_sample(x0, tg.tensor([10]), noise).numpy()
+    np.testing.assert_allclose(xt, math.sqrt(alpha_bar) * 0.5 - math.sqrt(1 - alpha_bar), rtol=1e-5)
+    assert model.alpha_bars[-1] < 1e-4                       # x_T is (almost) pure noise
+
+
+def test_respaced_schedule_keeps_alpha_bar():
+    model = DDPM(channels=8)
+    tau, betas = model.timestep_subsequence(1000)
+    np.testing.assert_array_equal(tau, np.arange(1000))
+    np.testing.assert_allclose(betas, model.betas, rtol=1e-9)
+    tau, betas = model.timestep_subsequence(50)
+    assert tau[0] == 0 and tau[-1] == 999 and len(tau) == 50
+    np.testing.assert_allclose(np.cumprod(1 - betas), model.alpha_bars[tau], rtol=1e-9)
+    with pytest.raises(ValueError, match="steps"):
+        model.timestep_subsequence(0)
+
+
+def test_loss_at_initialisation_is_the_noise_energy():
+    # the output conv starts at zero, so ε̂ = 0 and L = mean ε²; replay the same random draws
+    model = DDPM(channels=8)
+    x0 = tg.rand(3, 1, 28, 28) * 2 - 1
+    tg.manual_seed(7)
+    loss = model.loss(x0).item()
+    tg.manual_seed(7)
+    tg.randint(0, 1000, (3,))
+    noise = tg.randn(3, 1, 28, 28).numpy()
+    assert loss == pytest.approx(float((noise ** 2).mean()), rel=1e-5)
+
+
+class OneImageOracle(nn.Module):
+    """The exact ε-predictor when the data is the single image x*: ε = (x_t - √ᾱ_t x*)/√(1 - ᾱ_t)."""
+
+    def __init__(self, ddpm, target):
+        super().__init__()
+        self.ddpm, self.target = ddpm, target
+        self.conv_in = ddpm.net.conv_in              # the sampler reads dtype/device from here
+
+    def forward(self, x, t):
+        a = self.ddpm.sqrt_alpha_bar[t].reshape(-1, 1, 1, 1)
+        b = self.ddpm.sqrt_one_minus_alpha_bar[t].reshape(-1, 1, 1, 1)
+        return (x - a * self.target) / b
+
+
+@pytest.mark.parametrize("steps", [1000, 100])
+def test_sampler_with_the_exact_predictor_returns_the_data_point(steps):
+    model = DDPM(channels=8)
+    target = tg.tensor(np.random.default_rng(0).uniform(-0.9, 0.9, (1, 1, 28, 28)).astype(np.float32))
+    model.net = OneImageOracle(model, target)
+    samples = model.sample(4, steps=steps).numpy()
+    np.testing.assert_allclose(samples, np.broadcast_to(target.numpy(), samples.shape), atol=2e-3)
+
+
+def test_unet_shapes_time_dependence_and_errors():
+    tg.manual_seed(0)
+    net = UNet(channels=8)
+    x = tg.randn(2, 1, 28, 28)
+    assert np.all(net(x, tg.tensor([0, 5])).detach().numpy() == 0)         # zero-initialised output conv
+    net.conv_out.weight.data[...] = 0.1
+    out = net(tg.cat([x[:1], x[:1]]), tg.tensor([3, 900])).detach().numpy()
+    assert out.shape == (2, 1, 28, 28) and np.abs(out[0] - out[1]).max() > 1e-4   # t matters
+    emb = timestep_embedding(tg.tensor([0, 1]), 4).numpy()
+    np.testing.assert_allclose(emb, [[0, 0, 1, 1], [math.sin(1), math.sin(0.01), math.cos(1), math.cos(0.01)]],
+                               rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        net(tg.randn(1, 1, 30, 30), tg.tensor([1]))
+
+
+def test_a_few_steps_lower_the_loss():
+    tg.manual_seed(0)
+    model = DDPM(channels=8)
+    opt = optim.Adam(model.parameters(), lr=2e-3)
+    x0 = tg.tensor(np.where(np.random.default_rng(0).random((8, 1, 28, 28)) < 0.2, 1.0, -1.0).astype(np.float32))
+    losses = []
+    for _ in range(30):
+        loss = model.loss(x0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.1
