@@ -165,3 +165,14 @@ def test_ddpm_quick(tmp_path):
     assert images.shape == (16, 1, 28, 28) and images.min() >= 0 and images.max() <= 1
     for name in ("samples.png", "denoising.png", "losses.png", "metrics.json", "checkpoint.npz"):
         assert (tmp_path / name).exists(), name
+
+
+def test_cyclegan_quick(tmp_path):
+    example = load_example("cyclegan_mnist_fashion")
+    metrics = example.main(["--quick", "--out", str(tmp_path)])
+    assert metrics["eval_n"] == 100 and 0 <= metrics["cycle_l1_ABA"] <= 2 and 0 <= metrics["cycle_l1_BAB"] <= 2
+    assert metrics["G_of_mnist_vs_fashion"]["dataset"] == "fashion"
+    assert metrics["F_of_fashion_vs_mnist"]["dataset"] == "mnist"
+    assert metrics["fashion_floor_fid"] > 0 and metrics["mnist_floor_fid"] > 0
+    for name in ("translations_AB.png", "translations_BA.png", "losses.png", "metrics.json", "checkpoint.npz"):
+        assert (tmp_path / name).exists(), name

@@ -16,3 +16,4 @@ from .realnvp import RealNVP
 from .glow import Glow
 from .unet import UNet
 from .ddpm import DDPM
+from .cyclegan import CycleGAN
