@@ -52,7 +52,8 @@ def test_loss(model, args):
 
 
 def samples(model, n, steps, batch=500):
-    return np.concatenate([(model.sample(min(batch, n - i), steps).numpy() + 1.0) / 2.0 for i in range(0, n, batch)])
+    return np.concatenate([(model.sample(min(batch, n - i), steps, progress=True).numpy() + 1.0) / 2.0
+                           for i in range(0, n, batch)])
 
 
 def denoising_strip(model, run, steps):

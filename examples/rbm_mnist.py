@@ -87,7 +87,8 @@ def evaluate(dbn, args, run, train_mean):
     if len(dbn.rbms) == 1:
         rbm = dbn.rbms[0]
         base = tg.tensor(base_rate_visible_bias(train_mean))
-        log_z, log_z_err = rbm.ais_log_partition(base, args.ais_chains, args.ais_betas, seed=args.seed)
+        log_z, log_z_err = rbm.ais_log_partition(base, args.ais_chains, args.ais_betas, seed=args.seed,
+                                                 progress=True)
         with tg.no_grad():
             free = np.concatenate([rbm.free_energy(tg.tensor(x_test[i:i + 1000].reshape(-1, 784))).numpy()
                                    for i in range(0, len(x_test), 1000)])
@@ -110,7 +111,10 @@ def evaluate(dbn, args, run, train_mean):
 
 
 def draw(dbn, n, steps, batch=2000):
-    return np.concatenate([dbn.sample(min(batch, n - i), steps).numpy() for i in range(0, n, batch)])
+    from tqdm import tqdm
+    return np.concatenate([dbn.sample(min(batch, n - i), steps).numpy()
+                           for i in tqdm(range(0, n, batch), desc=f"sampling ({steps} Gibbs sweeps)",
+                                         file=sys.stderr)])
 
 
 def probe_accuracies(dbn, args):

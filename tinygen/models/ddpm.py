@@ -77,8 +77,9 @@ class DDPM(nn.Module):
         previous = np.concatenate([[1.0], alpha_bars[:-1]])
         return tau, 1.0 - alpha_bars / previous
 
-    def sample(self, n, steps=None):
-        """n images in [-1, 1] by ancestral sampling over ``steps`` timesteps (default all T)."""
+    def sample(self, n, steps=None, progress=False):
+        """n images in [-1, 1] by ancestral sampling over ``steps`` timesteps (default all T);
+        ``progress``: a tqdm bar over the reverse steps."""
         tau, betas = self.timestep_subsequence(steps or self.num_steps)
         alpha_bars = np.cumprod(1.0 - betas)
         weight = self.net.conv_in.weight
@@ -86,7 +87,12 @@ class DDPM(nn.Module):
         self.eval()
         with no_grad():
             x = randn(n, *self.image_shape, dtype=weight.dtype, device=weight.device)
-            for i in range(len(tau) - 1, -1, -1):
+            reverse = range(len(tau) - 1, -1, -1)
+            if progress:
+                import sys
+                from tqdm import tqdm
+                reverse = tqdm(reverse, desc=f"reverse process ({n} images)", file=sys.stderr, mininterval=1.0)
+            for i in reverse:
                 t = tensor(np.full(n, tau[i], dtype=np.int64), device=weight.device)
                 eps = self.net(x, t)
                 beta, alpha_bar = float(betas[i]), float(alpha_bars[i])     # Python floats: x stays float32

@@ -87,7 +87,7 @@ class RBM(nn.Module):
             zeros(n, self.visible, dtype=self.weight.dtype, device=self.weight.device) + 0.5)
         return self.gibbs(v, steps)[1]
 
-    def ais_log_partition(self, base_visible_bias, num_chains=100, num_betas=10_000, seed=0):
+    def ais_log_partition(self, base_visible_bias, num_chains=100, num_betas=10_000, seed=0, progress=False):
         """(log Z estimate, its standard error over chains) by annealed importance sampling.
 
         Intermediate distributions p_k(v) ∝ p*_k(v), β_k from 0 to 1:
@@ -97,7 +97,7 @@ class RBM(nn.Module):
         with an exact draw v ~ p_A (independent Bernoulli(sigmoid(b_A))), accumulates
         log w += log p*_k(v) - log p*_{k-1}(v), and moves by one Gibbs step that leaves p_k
         invariant. Then log Z ≈ log Z_A + log mean_chains exp(log w), with
-        log Z_A = Σ_i softplus(b_A,i) + H log 2.
+        log Z_A = Σ_i softplus(b_A,i) + H log 2. ``progress``: a tqdm bar over the β's.
         """
         from ..random import manual_seed
         manual_seed(seed)
@@ -113,7 +113,12 @@ class RBM(nn.Module):
             v = self.bernoulli(F.sigmoid(b_a).unsqueeze(0) + zeros(num_chains, self.visible, dtype=b_a.dtype,
                                                                    device=b_a.device))
             log_w = zeros(num_chains, dtype=b_a.dtype, device=b_a.device)
-            for previous, beta in zip(betas[:-1], betas[1:]):
+            steps = zip(betas[:-1], betas[1:])
+            if progress:
+                import sys
+                from tqdm import tqdm
+                steps = tqdm(steps, total=num_betas, desc="AIS", file=sys.stderr, mininterval=1.0)
+            for previous, beta in steps:
                 log_w = log_w + log_p_star(v, beta) - log_p_star(v, previous)
                 h = self.bernoulli(F.sigmoid(beta * (v @ self.weight.T + self.hidden_bias)))
                 v = self.bernoulli(F.sigmoid((1 - beta) * b_a + beta * (h @ self.weight + self.visible_bias)))
