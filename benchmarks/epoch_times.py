@@ -21,7 +21,8 @@ from tinygen import optim
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
 import gan_mnist  # noqa: E402
-from tinygen.models import VAE  # noqa: E402
+from tinygen.models import (VAE, DDPM, RBM, Autoencoder, CycleGAN, Glow, PixelCNN, RealNVP,  # noqa: E402
+                            VQVAE)
 
 TRAIN_SIZE = 60_000
 GAN_ARGS = SimpleNamespace(gp_weight=10.0, label_smoothing=0.0, saturating=False, n_critic=5)
@@ -68,9 +69,65 @@ def gan_step(arch, batch=64):
     return step, batch
 
 
+def loss_step(model, x, loss=lambda model, x: model.loss(x), lr=1e-3):
+    """One Adam step on ``loss(model, x)``: the examples' step for the likelihood models."""
+    opt = optim.Adam(model.parameters(), lr=lr)
+
+    def step():
+        value = loss(model, x)
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+    return step, x.shape[0]
+
+
+def binary(batch):
+    return tg.tensor((np.random.default_rng(0).random((batch, 1, 28, 28)) < 0.13).astype(np.float32))
+
+
+def rbm_step(batch=100):
+    rbm = RBM(784, 500)
+    opt = optim.SGD(rbm.parameters(), lr=0.05, momentum=0.9)
+    v = binary(batch).flatten(1)
+
+    def step():
+        loss = rbm.contrastive_divergence_loss(v, rbm.gibbs(v, 1)[0])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step, batch
+
+
+def cyclegan_step(batch=32):
+    model = CycleGAN(num_blocks=3)
+    opt_g = optim.Adam(model.generator_parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = optim.Adam(model.discriminator_parameters(), lr=2e-4, betas=(0.5, 0.999))
+    a, b = tg.rand(batch, 1, 28, 28) * 2 - 1, tg.rand(batch, 1, 28, 28) * 2 - 1
+
+    def step():
+        g_loss, _, fake_a, fake_b = model.generator_loss(a, b)
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        d_loss, _ = model.discriminator_loss(a, b, fake_a, fake_b)
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+    return step, batch
+
+
 CASES = {
     "vae": lambda: vae_step(False), "cvae": lambda: vae_step(True),
     **{arch: (lambda arch=arch: gan_step(arch)) for arch in ("mlp", "seed", "dcgan", "cgan", "acgan", "wgan-gp")},
+    # the other families, with their examples' default sizes and batches
+    "pixelcnn": lambda: loss_step(PixelCNN(), binary(64)),
+    "vqvae": lambda: loss_step(VQVAE(), binary(128), lambda m, x: m.loss(x)[0]),
+    "glow": lambda: loss_step(Glow(), Glow.dequantize(tg.rand(64, 1, 28, 28))),
+    "realnvp": lambda: loss_step(RealNVP(), RealNVP.dequantize(tg.rand(64, 1, 28, 28))),
+    "ddpm": lambda: loss_step(DDPM(), tg.rand(64, 1, 28, 28) * 2 - 1, lr=2e-4),
+    "autoencoder": lambda: loss_step(Autoencoder(), tg.rand(128, 1, 28, 28)),
+    "rbm": rbm_step,
+    "cyclegan": cyclegan_step,
 }
 
 
@@ -84,7 +141,7 @@ def main():
     tg.manual_seed(0)
     tg.tune_host_allocator()          # as the examples do
     print(f"time per MNIST epoch ({TRAIN_SIZE} images) on {args.backend}, mean of {args.steps} steps")
-    print(f"{'model':10s} {'batch':>6s} {'ms/step':>9s} {'s/epoch':>9s} {'img/s':>8s}")
+    print(f"{'model':12s} {'batch':>6s} {'ms/step':>9s} {'s/epoch':>9s} {'img/s':>8s}")
     for name in args.only or CASES:
         step, batch = CASES[name]()
         for _ in range(3):
@@ -96,7 +153,7 @@ def main():
         sync()
         per_step = (time.perf_counter() - start) / args.steps
         steps_per_epoch = TRAIN_SIZE // batch
-        print(f"{name:10s} {batch:6d} {per_step * 1e3:9.1f} {per_step * steps_per_epoch:9.1f} "
+        print(f"{name:12s} {batch:6d} {per_step * 1e3:9.1f} {per_step * steps_per_epoch:9.1f} "
               f"{batch / per_step:8.0f}", flush=True)
 
 
