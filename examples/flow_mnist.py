@@ -9,7 +9,8 @@ Training minimises bits/dim of uniformly dequantized pixels, x = (k + u)/256 (se
 tinygen/models/multiscale_flow.py). metrics.json holds the test bits/dim on --eval-n test
 images (one fixed dequantization, --eval-seed) and the same figure in nats per image;
 and FID/KID/precision/recall/modes of --fid-n samples at temperature 1 and at
---temperature. It writes samples.png/.npz and samples_T1.png (T = 1), samples_T.png and losses.png.
+--temperature (with how many draws had to be clamped on the way back: a tail draw can
+overflow a coupling's inverse). It writes samples.png/.npz and samples_T1.png (T = 1), samples_T.png and losses.png.
 """
 import os
 import sys
@@ -62,15 +63,19 @@ def test_bits_per_dim(model, args):
 
 
 def sample_report(model, args, temperature, run, filename):
+    batches, clamped = [], 0
     with tg.no_grad():
-        images = np.concatenate([model.sample(min(500, args.fid_n - i), temperature).numpy()
-                                 for i in range(0, args.fid_n, 500)])
+        for i in range(0, args.fid_n, 500):
+            batches.append(model.sample(min(500, args.fid_n - i), temperature).numpy())
+            clamped += model.last_clamped        # draws whose inverse left float range (see sample)
+    images = np.concatenate(batches)
     viz.save_image_grid(images[:100], run.path(filename), nrow=10, title=f"{args.arch} samples, T = {temperature}")
     try:
         report = evaluate_samples(images, None, "mnist", args.fid_n)
     except FileNotFoundError as exc:       # the reference classifier is not trained yet
         report = {"skipped": str(exc)}
     report["temperature"] = temperature
+    report["clamped_samples"] = clamped
     return report, images
 
 

@@ -163,3 +163,18 @@ def test_a_few_steps_lower_the_bits_per_dim():
     assert loss.item() < first - 0.1
     deq = model.dequantize(tg.full((1000, 1, 1, 1), 1.0)).numpy()        # k = 255 → x ∈ [255/256, 1)
     assert deq.min() >= 255 / 256 - 1e-6 and deq.max() < 1.0
+
+
+def test_sampling_clamps_an_overflowing_inverse_and_counts_it():
+    tg.manual_seed(0)
+    model = Glow(num_levels=1, steps_per_level=1, hidden=3, image_size=4)
+    coupling = model.levels[0][-1]
+    last = coupling.net[-1]
+    last.bias.data[:2] = -200.0           # s = sigmoid(-198) = 0 in float32: the inverse divides by 0
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        samples = model.sample(5).numpy()
+    assert np.isfinite(samples).all() and samples.min() >= 0 and samples.max() <= 1
+    assert model.last_clamped == 5
+    last.bias.data[:2] = 0.0
+    model.sample(5)
+    assert model.last_clamped == 0

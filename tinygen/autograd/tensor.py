@@ -378,11 +378,11 @@ class Tensor:
     def ge(self, other):
         return self >= other
 
-    def any(self):
-        return Tensor._make(self.data.any(), None, 0)
+    def any(self, dim=None, keepdim=False):
+        return Tensor._make(self.data.any(axis=dim, keepdims=keepdim), None, 0)
 
-    def all(self):
-        return Tensor._make(self.data.all(), None, 0)
+    def all(self, dim=None, keepdim=False):
+        return Tensor._make(self.data.all(axis=dim, keepdims=keepdim), None, 0)
 
     def argmax(self, dim=None, keepdim=False):
         return _arg(self, dim, keepdim, "argmax")

@@ -78,15 +78,23 @@ class MultiScaleFlow(nn.Module):
         u = rand(*pixels01.shape, dtype=pixels01.dtype, device=pixels01.device)
         return (pixels01 * 255.0 + u) / 256.0
 
-    def inverse(self, latents):
-        """The latents [z_1, …, z_L] → x ∈ (0, 1)."""
+    def inverse(self, latents, bound=None):
+        """The latents [z_1, …, z_L] → x ∈ (0, 1). With ``bound``, every intermediate value
+        is clamped to ±bound after each layer (see ``sample``); returns (x, a per-sample
+        bool mask of the images that touched the bound) then."""
         h = latents[-1]
+        touched = None
         for index in range(len(self.levels) - 1, -1, -1):
             if index < len(self.levels) - 1:
                 h = cat((latents[index], h), 1)
             for layer in reversed(self.levels[index]):
                 h = layer.inverse(h)
-        return self.preprocess.inverse(h)
+                if bound is not None:
+                    hit = (h.abs() >= bound).flatten(1).any(1)
+                    touched = hit if touched is None else (touched | hit)
+                    h = h.clamp(-bound, bound)
+        x = self.preprocess.inverse(h)
+        return x if bound is None else (x, touched)
 
     def latent_shapes(self):
         """The per-image shapes of z_1 … z_L, found by one forward pass of a blank image."""
@@ -103,14 +111,20 @@ class MultiScaleFlow(nn.Module):
         """Any parameter: it carries the model's dtype and backend."""
         return next(iter(self.parameters()))
 
-    def sample(self, n, temperature=1.0):
-        """x = f⁻¹(z), z_l ~ N(0, T² I) (T < 1: the 'reduced temperature' samples of Glow)."""
+    def sample(self, n, temperature=1.0, bound=1e4):
+        """x = f⁻¹(z), z_l ~ N(0, T² I) (T < 1: the 'reduced temperature' samples of Glow).
+
+        A draw far in the tails can make a coupling's inverse divide by a scale near 0 and
+        push a value out of float range (then inf - inf = NaN downstream). Each intermediate
+        value is therefore clamped to ±``bound`` — far beyond anything data maps to — and
+        ``self.last_clamped`` counts the samples that touched it (report it with the samples)."""
         was_training = self.training
         self.eval()
         with no_grad():
             weight = self._some_parameter()
             latents = [randn(n, *shape, dtype=weight.dtype, device=weight.device) * temperature
                        for shape in self.latent_shapes()]
-            x = self.inverse(latents)
+            x, touched = self.inverse(latents, bound)
+            self.last_clamped = int(touched.numpy().sum())
         self.train(was_training)
         return x.clamp(0.0, 1.0)
