@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import nn
 from ..autograd.grad_mode import no_grad
-from ..creation import randint, randn, tensor
+from ..creation import full, randint, randn, tensor
 from .unet import UNet
 
 
@@ -93,7 +93,7 @@ class DDPM(nn.Module):
                 from tqdm import tqdm
                 reverse = tqdm(reverse, desc=f"reverse process ({n} images)", file=sys.stderr, mininterval=1.0)
             for i in reverse:
-                t = tensor(np.full(n, tau[i], dtype=np.int64), device=weight.device)
+                t = full((n,), int(tau[i]), dtype="int64", device=weight.device)   # made on the device
                 eps = self.net(x, t)
                 beta, alpha_bar = float(betas[i]), float(alpha_bars[i])     # Python floats: x stays float32
                 mean = (x - (beta / math.sqrt(1.0 - alpha_bar)) * eps) / math.sqrt(1.0 - beta)

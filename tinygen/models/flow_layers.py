@@ -70,14 +70,20 @@ class AffineCoupling(nn.Module):
         if mask == "channel" and channels % 2:
             raise ValueError(f"a channel coupling splits the channels in half; {channels} is odd")
         self.channels, self.mask, self.flip = channels, mask, flip
+        self._masks = {}
         if mask == "channel":
             self.net = coupling_network(channels // 2, hidden, channels)      # → log-scale, shift for b
         else:
             self.net = coupling_network(channels + 1, hidden, 2 * channels)   # x⊙m and m itself in
 
     def _mask(self, x):
-        m = checkerboard(x.shape[2], x.shape[3], int(self.flip))
-        return tensor(m, dtype=x.dtype, device=x.device)
+        """The checkerboard for x's size, dtype and backend, made once (not copied to the
+        device on every call)."""
+        key = (x.shape[2], x.shape[3], str(x.dtype), x.device)
+        if key not in self._masks:
+            m = checkerboard(x.shape[2], x.shape[3], int(self.flip))
+            self._masks[key] = tensor(m, dtype=x.dtype, device=x.device)
+        return self._masks[key]
 
     def forward(self, x):
         if self.mask == "channel":

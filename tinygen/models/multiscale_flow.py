@@ -20,12 +20,8 @@ from .. import nn
 from ..autograd.grad_mode import no_grad
 from ..autograd.ops import cat
 from ..creation import rand, randn, zeros
+from ..metrics.likelihood import standard_normal_log_density
 from .flow_layers import LogitTransform
-
-
-def standard_normal_log_density(z):
-    """Σ log N(z; 0, 1) over every non-batch dimension, shape (N,)."""
-    return (-0.5 * z * z).flatten(1).sum(1) - 0.5 * math.log(2 * math.pi) * (z[0].numel())
 
 
 class MultiScaleFlow(nn.Module):
@@ -60,7 +56,7 @@ class MultiScaleFlow(nn.Module):
     def log_prob(self, x):
         """log p(x) per image, x ∈ (0, 1)^D (density w.r.t. that unit cube)."""
         latents, logdet = self(x)
-        return sum(standard_normal_log_density(z) for z in latents) + logdet
+        return sum(standard_normal_log_density(z.flatten(1)) for z in latents) + logdet
 
     def bits_per_dim(self, x):
         """Per image: (-log p(x) + D log 256) / (D ln 2), the dequantized bound on -log₂ P(k) / D."""

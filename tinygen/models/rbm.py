@@ -106,9 +106,10 @@ class RBM(nn.Module):
             betas = np.linspace(0.0, 1.0, num_betas + 1)
             h_log2 = self.hidden * math.log(2.0)
 
-            def log_p_star(v, beta):
+            def log_p_star(v, pre, beta):
+                """log p*_β(v), with pre = c + W v computed once per step by the caller."""
                 return ((1 - beta) * (v @ b_a) + beta * (v @ self.visible_bias)
-                        + F.softplus(beta * (v @ self.weight.T + self.hidden_bias)).sum(1))
+                        + F.softplus(beta * pre).sum(1))
 
             v = self.bernoulli(F.sigmoid(b_a).unsqueeze(0) + zeros(num_chains, self.visible, dtype=b_a.dtype,
                                                                    device=b_a.device))
@@ -119,8 +120,9 @@ class RBM(nn.Module):
                 from tqdm import tqdm
                 steps = tqdm(steps, total=num_betas, desc="AIS", file=sys.stderr, mininterval=1.0)
             for previous, beta in steps:
-                log_w = log_w + log_p_star(v, beta) - log_p_star(v, previous)
-                h = self.bernoulli(F.sigmoid(beta * (v @ self.weight.T + self.hidden_bias)))
+                pre = v @ self.weight.T + self.hidden_bias        # shared by the three uses below
+                log_w = log_w + log_p_star(v, pre, beta) - log_p_star(v, pre, previous)
+                h = self.bernoulli(F.sigmoid(beta * pre))
                 v = self.bernoulli(F.sigmoid((1 - beta) * b_a + beta * (h @ self.weight + self.visible_bias)))
             log_w = log_w.numpy().astype(np.float64)
         log_z_a = float(np.logaddexp(0.0, base_visible_bias.detach().numpy().astype(np.float64)).sum()) + h_log2
