@@ -14,7 +14,8 @@ settings, pixel range — sits in the ARCHS table and in the two step functions
 below, whose branches are the only per-model code.
 
 Stabilisers: --label-smoothing (one-sided), --saturating (to compare with the
-non-saturating default), --ema 0.999 (grids and metrics from an exponential
+non-saturating default), --minibatch-std 4 (DCGAN's D sees how varied its batch
+is), --g-steps 2 (two G updates per D update), --ema 0.999 (grids and metrics from an exponential
 moving average of G's weights), and for WGAN-GP --n-critic and --gp-weight.
 
 Outputs in --out: a sample grid from fixed noise (and, for the conditional
@@ -62,13 +63,23 @@ def add_flags(parser):
     parser.add_argument("--ema", type=float, default=0.0,
                         help="decay of an exponential moving average of G's weights, used for the "
                              "grids and metrics (0: off, the plain G; 0.999 is usual)")
+    parser.add_argument("--minibatch-std", type=int, default=0, metavar="GROUP",
+                        help="dcgan: add a minibatch standard-deviation channel to D, over groups "
+                             "of GROUP samples (Karras et al. 2018; 0: off)")
+    parser.add_argument("--g-steps", type=int, default=1,
+                        help="G updates per D update (a D that keeps winning can be given a G "
+                             "that moves more often)")
     parser.add_argument("--fid-n", type=int, default=10_000)
 
 
-def build(arch, latent_dim):
+def build(arch, latent_dim, minibatch_std=0):
     spec = ARCHS[arch]
+    if minibatch_std and arch != "dcgan":
+        raise SystemExit("--minibatch-std is a DCGAN option (--arch dcgan)")
     if spec.get("conditional"):
         return spec["G"](latent_dim, num_classes=10), spec["D"](num_classes=10)
+    if minibatch_std:
+        return spec["G"](latent_dim), spec["D"](minibatch_std=minibatch_std)
     return spec["G"](latent_dim), spec["D"]()
 
 
@@ -140,7 +151,7 @@ def main(argv=None):
     train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
                             seed=args.seed, limit=args.limit, scale_to=spec["pixels"],
                             drop_last=True, resident=True)
-    G, D = build(args.arch, args.latent_dim)
+    G, D = build(args.arch, args.latent_dim, args.minibatch_std)
     opt_g = optim.Adam(G.parameters(), lr=lr, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=lr, betas=spec["betas"])
     every_g = args.n_critic if args.arch == "wgan-gp" else 1
@@ -174,9 +185,13 @@ def main(argv=None):
                                                               fake, fake_labels, args)
                 g_loss = None
                 if batch % every_g == every_g - 1:     # WGAN-GP: n_critic D steps per G step
-                    g_loss = generator_step(args.arch, D, opt_g, fake, fake_labels, args)
-                    if ema:
-                        ema.update(G)
+                    for g_step in range(args.g_steps):
+                        if g_step:                     # later G steps: fresh z through the updated G
+                            fake_labels = tg.randint(0, 10, (n,)) if conditional else None
+                            fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
+                        g_loss = generator_step(args.arch, D, opt_g, fake, fake_labels, args)
+                        if ema:
+                            ema.update(G)
                 batch += 1
                 if batch % 10 == 0 or batch == len(train):   # reading values syncs a GPU: not every step
                     run.log(d_loss=d_loss, d_real=d_real, d_fake=d_fake)

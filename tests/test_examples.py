@@ -81,7 +81,8 @@ def test_cvae_quick_reports_conditional_accuracy(tmp_path):
 @pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "seed", "cgan", "acgan"])
 def test_gan_quick(arch, tmp_path):
     example = load_example("gan_mnist")
-    extra = ["--ema", "0.9"] if arch == "dcgan" else []       # sample from an EMA of G once
+    # dcgan: sample from an EMA of G, and the other stabilisers, once
+    extra = ["--ema", "0.9", "--minibatch-std", "4", "--g-steps", "2"] if arch == "dcgan" else []
     metrics = example.main(["--arch", arch, "--quick", "--limit", "256", "--out", str(tmp_path), *extra])
     assert metrics["n"] == 500 and sum(metrics["class_histogram"]) == 500
     assert metrics["sampled_from"] == ("EMA of G's weights" if extra else "G")

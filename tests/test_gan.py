@@ -54,6 +54,49 @@ def test_generators_and_critics_shapes(pair):
     assert x.shape == (4, 1, 28, 28) and d(x).shape == (4, 1)
 
 
+def naive_minibatch_std(x, group_size, eps):
+    """Loops over samples and channels: group of sample i = the samples k ≡ i (mod N/g)."""
+    n, c, h, w = x.shape
+    groups = n // min(group_size, n)
+    out = np.zeros((n, c + 1, h, w))
+    out[:, :c] = x
+    for i in range(n):
+        members = [k for k in range(n) if k % groups == i % groups]
+        total = 0.0
+        for ch in range(c):
+            for a in range(h):
+                for b in range(w):
+                    values = [x[k, ch, a, b] for k in members]
+                    mean = sum(values) / len(values)
+                    total += math.sqrt(sum((v - mean) ** 2 for v in values) / len(values) + eps)
+        out[i, c] = total / (c * h * w)
+    return out
+
+
+@pytest.mark.parametrize("n, group_size", [(8, 4), (6, 2), (3, 4)])
+def test_minibatch_std_matches_naive_loops_and_gradchecks(n, group_size):
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 2, 3, 3))
+    layer = gan.MinibatchStdDev(group_size)
+    np.testing.assert_allclose(layer(tg.tensor(x, dtype="float64")).numpy(),
+                               naive_minibatch_std(x, group_size, layer.eps), rtol=1e-12)
+    xt = tg.tensor(x, dtype="float64", requires_grad=True)
+    gradcheck(layer, (xt,))
+    gradgradcheck(layer, (xt,))
+
+
+def test_minibatch_std_flags_a_batch_without_variety():
+    """The extra channel is ~0 for a batch of one repeated image and not for varied ones."""
+    layer = gan.MinibatchStdDev(4)
+    same = layer(tg.ones(8, 2, 3, 3)).numpy()[:, -1]
+    varied = layer(tg.randn(8, 2, 3, 3)).numpy()[:, -1]
+    assert np.abs(same).max() < 1e-3 and varied.min() > 0.3
+    with pytest.raises(ValueError, match="divisible"):
+        layer(tg.randn(6, 2, 3, 3))
+    d = gan.DCGANDiscriminator(minibatch_std=4)
+    assert d(tg.randn(8, 1, 28, 28)).shape == (8, 1)
+
+
 def test_seed_losses_are_exactly_the_seeds():
     d_real = tg.tensor([[0.9], [0.6]])
     d_fake = tg.tensor([[0.2], [0.3]])
@@ -129,12 +172,13 @@ def test_gradient_penalty_gradient_by_gradgradcheck():
     gradgradcheck(penalty, (w1, w2))
 
 
-@pytest.mark.parametrize("arch", ["mlp", "seed", "dcgan", "wgan-gp", "cgan", "acgan"])
-def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(arch):
+@pytest.mark.parametrize("arch, minibatch_std", [("mlp", 0), ("seed", 0), ("dcgan", 0), ("dcgan", 4),
+                                                 ("wgan-gp", 0), ("cgan", 0), ("acgan", 0)])
+def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(arch, minibatch_std):
     """One iteration of the example's own training steps, for every model."""
     example = load_example("gan_mnist")
     tg.manual_seed(0)
-    G, D = example.build(arch, 8)
+    G, D = example.build(arch, 8, minibatch_std)
     spec = example.ARCHS[arch]
     opt_g = optim.Adam(G.parameters(), lr=1e-3, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=1e-3, betas=spec["betas"])

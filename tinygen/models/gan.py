@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..autograd import grad as autograd_grad
+from ..autograd.ops import cat
 from ..creation import full_like, ones_like, rand, zeros_like
 from ..nn import functional as F
 
@@ -192,12 +193,51 @@ def dcgan_discriminator_convs(in_channels=1, width=64):
             nn.Flatten()]
 
 
-class DCGANDiscriminator(nn.Module):
-    """Strided convs, batch norm after the first, LeakyReLU(0.2), one logit."""
+class MinibatchStdDev(nn.Module):
+    """Karras et al. (2018), §3: append one channel that tells D how varied its batch is.
 
-    def __init__(self, width=64):
+    The batch of N is split into N/g groups of g samples; sample i is in group i mod (N/g):
+
+        σ[j, c, h, w] = sqrt(mean_k (x[k, j] - mean_k x[k, j])² + ε)   over the g members k
+        s[j]          = mean_{c,h,w} σ[j, c, h, w]
+        output        = concat(x, s[i mod (N/g)] as a constant (1, H, W) map)   (C + 1 channels)
+
+    A generator that draws too few kinds of image gives its batches a small s, which D can
+    then reject — the cheap form of Salimans et al.'s minibatch discrimination.
+    """
+
+    def __init__(self, group_size=4, eps=1e-8):
         super().__init__()
-        self.net = nn.Sequential(*dcgan_discriminator_convs(1, width), nn.Linear(2 * width * 7 * 7, 1))
+        self.group_size, self.eps = group_size, eps
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        g = min(self.group_size, n)
+        if n % g:
+            raise ValueError(f"MinibatchStdDev(group_size={self.group_size}) needs a batch size "
+                             f"divisible by {g}, got {n}")
+        groups = x.reshape(g, n // g, c, h, w)
+        centred = groups - groups.mean(0, keepdim=True)
+        sigma = ((centred * centred).mean(0) + self.eps).sqrt()            # (n/g, c, h, w)
+        s = sigma.mean((1, 2, 3)).reshape(1, n // g, 1, 1, 1)
+        s_map = s.expand(g, n // g, 1, h, w).reshape(n, 1, h, w)
+        return cat([x, s_map], 1)
+
+    def extra_repr(self):
+        return f"group_size={self.group_size}"
+
+
+class DCGANDiscriminator(nn.Module):
+    """Strided convs, batch norm after the first, LeakyReLU(0.2), one logit; with
+    ``minibatch_std`` a MinibatchStdDev channel joins the last feature map (7×7)."""
+
+    def __init__(self, width=64, minibatch_std=0):
+        super().__init__()
+        convs = dcgan_discriminator_convs(1, width)[:-1]                     # without Flatten
+        if minibatch_std:
+            convs.append(MinibatchStdDev(minibatch_std))
+        self.net = nn.Sequential(*convs, nn.Flatten(),
+                                 nn.Linear((2 * width + bool(minibatch_std)) * 7 * 7, 1))
 
     def forward(self, x):
         return self.net(x)
