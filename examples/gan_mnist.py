@@ -6,6 +6,7 @@
     python examples/gan_mnist.py --arch wgan-gp        # WGAN-GP: critic without BN, λ = 10, n_critic = 5
     python examples/gan_mnist.py --arch cgan           # conditional GAN: G(z, y) and D(x, y)
     python examples/gan_mnist.py --arch acgan          # auxiliary-classifier GAN: D(x) → (real?, class)
+    python examples/gan_mnist.py --arch infogan        # unconditional DCGAN with a categorical code (no labels)
     python examples/gan_mnist.py --arch dcgan --quick  # smoke run
 
 One file with --arch (rather than one per model) because the loop is the same
@@ -23,7 +24,8 @@ models, fixed labels: row r shows digit r) every epoch (epoch_001.png, ...) and
 progress.gif, losses.png (D and G losses), dx.png (D(x) and D(G(z))),
 samples.png/.npz, metrics.json (FID, KID, precision/recall, class histogram
 against the MNIST reference features; conditional accuracy and per-class FID for
-cgan/acgan), config.json, checkpoint.npz (--resume).
+cgan/acgan; for infogan, the code → digit matching and the share of samples that
+are their code's digit), config.json, checkpoint.npz (--resume).
 """
 import os
 import sys
@@ -34,9 +36,9 @@ import numpy as np
 
 import tinygen as tg
 from tinygen import data, experiment, optim, viz
-from tinygen.metrics import evaluate_samples
+from tinygen.metrics import evaluate_samples, features_and_probs
 from tinygen.models import conditional_gan as cgan
-from tinygen.models import gan
+from tinygen.models import gan, infogan
 
 # per-arch: networks, pixel range, Adam settings
 ARCHS = {
@@ -48,6 +50,9 @@ ARCHS = {
                  betas=(0.5, 0.999), conditional=True),
     "acgan": dict(G=cgan.ConditionalGenerator, D=cgan.ACGANDiscriminator, pixels="pm1", lr=2e-4,
                   betas=(0.5, 0.999), conditional=True),
+    # G(z, c) and D → (real?, Q(c|x)) as in ACGAN, but c is a drawn code and no label is used
+    "infogan": dict(G=cgan.ConditionalGenerator, D=cgan.ACGANDiscriminator, pixels="pm1", lr=2e-4,
+                    betas=(0.5, 0.999), coded=True),
 }
 
 
@@ -69,6 +74,8 @@ def add_flags(parser):
     parser.add_argument("--g-steps", type=int, default=1,
                         help="G updates per D update (a D that keeps winning can be given a G "
                              "that moves more often)")
+    parser.add_argument("--info-weight", type=float, default=1.0,
+                        help="infogan: λ, the weight of the mutual-information term")
     parser.add_argument("--fid-n", type=int, default=10_000)
 
 
@@ -76,7 +83,7 @@ def build(arch, latent_dim, minibatch_std=0):
     spec = ARCHS[arch]
     if minibatch_std and arch != "dcgan":
         raise SystemExit("--minibatch-std is a DCGAN option (--arch dcgan)")
-    if spec.get("conditional"):
+    if spec.get("conditional") or spec.get("coded"):
         return spec["G"](latent_dim, num_classes=10), spec["D"](num_classes=10)
     if minibatch_std:
         return spec["G"](latent_dim), spec["D"](minibatch_std=minibatch_std)
@@ -99,9 +106,13 @@ def discriminator_step(arch, D, opt_d, real, labels, fake, fake_labels, args):
         real_prob, fake_prob = D(real), D(fake)
         loss = gan.seed_discriminator_loss(real_prob, fake_prob, args.label_smoothing)
         scores = real_prob.mean(), fake_prob.mean()
-    elif arch == "acgan":
+    elif arch in ("acgan", "infogan"):
         real_out, fake_out = D(real), D(fake)
-        loss = cgan.acgan_discriminator_loss(real_out, labels, fake_out, fake_labels, args.label_smoothing)
+        if arch == "acgan":
+            loss = cgan.acgan_discriminator_loss(real_out, labels, fake_out, fake_labels, args.label_smoothing)
+        else:          # fake_labels are the drawn codes c; Q sees no real label
+            loss = infogan.infogan_discriminator_loss(real_out[0], fake_out, fake_labels, args.info_weight,
+                                                      args.label_smoothing)
         scores = tg.sigmoid(real_out[0]).mean(), tg.sigmoid(fake_out[0]).mean()
     else:                      # mlp, dcgan, cgan: BCE on logits
         real_logit = D(real, labels) if arch == "cgan" else D(real)
@@ -124,6 +135,8 @@ def generator_step(arch, D, opt_g, fake, fake_labels, args):
         loss = gan.seed_generator_loss(D(fake))
     elif arch == "acgan":
         loss = cgan.acgan_generator_loss(D(fake), fake_labels, non_saturating)
+    elif arch == "infogan":
+        loss = infogan.infogan_generator_loss(D(fake), fake_labels, args.info_weight, non_saturating)
     elif arch == "cgan":
         loss = gan.generator_loss(D(fake, fake_labels), non_saturating)
     else:
@@ -144,7 +157,8 @@ def main(argv=None):
     args = experiment.parse_args("GANs on MNIST", argv, extra=add_flags, epochs=20, batch_size=64,
                                  lr=None, quick=dict(epochs=1, limit=1024, fid_n=500))
     spec = ARCHS[args.arch]
-    conditional = spec.get("conditional", False)
+    conditional = spec.get("conditional", False)      # G and D use the data's labels
+    takes_code = conditional or spec.get("coded", False)  # G(z, y): a label, or infogan's drawn code
     lr = args.lr or spec["lr"]
     run = experiment.Run(f"gan_{args.arch.replace('-', '')}_mnist", args)
     images, labels = data.load_mnist("train")
@@ -158,10 +172,10 @@ def main(argv=None):
     ema = optim.EMA(G, args.ema) if args.ema else None
     models = {"G": G, "D": D, **({"G_ema": ema.model} if ema else {})}
 
-    # the same z (and labels: row r is digit r) for every epoch's grid
-    grid_rows = 10 if conditional else 8
+    # the same z (and labels or codes: row r is digit or code r) for every epoch's grid
+    grid_rows = 10 if takes_code else 8
     fixed_noise = tg.randn(grid_rows * grid_rows, args.latent_dim)
-    fixed_labels = tg.tensor(np.repeat(np.arange(10), 10), dtype="int64") if conditional else None
+    fixed_labels = tg.tensor(np.repeat(np.arange(10), 10), dtype="int64") if takes_code else None
     state = run.resume(models, {"G": opt_g, "D": opt_d})
     start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
     frames = list(state["extra"].get("frames", [])) if state else []
@@ -178,7 +192,7 @@ def main(argv=None):
             G.train(), D.train()
             for real, real_labels in run.progress(train, epoch):
                 n = real.shape[0]
-                fake_labels = tg.randint(0, 10, (n,)) if conditional else None
+                fake_labels = tg.randint(0, 10, (n,)) if takes_code else None
                 real_labels = real_labels if conditional else None
                 fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
                 d_loss, (d_real, d_fake) = discriminator_step(args.arch, D, opt_d, real, real_labels,
@@ -187,7 +201,7 @@ def main(argv=None):
                 if batch % every_g == every_g - 1:     # WGAN-GP: n_critic D steps per G step
                     for g_step in range(args.g_steps):
                         if g_step:                     # later G steps: fresh z through the updated G
-                            fake_labels = tg.randint(0, 10, (n,)) if conditional else None
+                            fake_labels = tg.randint(0, 10, (n,)) if takes_code else None
                             fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
                         g_loss = generator_step(args.arch, D, opt_g, fake, fake_labels, args)
                         if ema:
@@ -214,13 +228,16 @@ def main(argv=None):
                      title=f"{args.arch}: " + ("critic scores" if wgan else "D(x) and D(G(z))"))
     sampler = ema.model if ema else G
     sampler.eval()
-    # conditional models: an equal number of samples of each requested digit
+    # conditional models: an equal number of samples of each requested digit; infogan: codes
+    # drawn from their uniform prior, as the model's own sampling does
     sample_labels = np.repeat(np.arange(10), -(-args.fid_n // 10))[:args.fid_n] if conditional else None
+    if not conditional and takes_code:
+        sample_labels = np.random.default_rng(args.seed).integers(0, 10, args.fid_n)
     chunks = []
     with tg.no_grad():
         for s in range(0, args.fid_n, 500):
             m = min(500, args.fid_n - s)
-            y = tg.tensor(sample_labels[s:s + m], dtype="int64") if conditional else None
+            y = tg.tensor(sample_labels[s:s + m], dtype="int64") if takes_code else None
             chunks.append(to_unit(generate(sampler, tg.randn(m, args.latent_dim), y), spec["pixels"]))
     samples = np.concatenate(chunks)
     if conditional:     # 10 of each digit, one digit per row
@@ -229,9 +246,13 @@ def main(argv=None):
         run.save_samples(samples[shown], sample_labels[shown], nrow=10, title=f"{args.arch} samples")
     else:
         run.save_samples(samples[:max(args.num_samples, 64)], title=f"{args.arch} samples")
-    metrics = evaluate_samples(samples, sample_labels, "mnist", args.fid_n)
+    metrics = evaluate_samples(samples, sample_labels if conditional else None, "mnist", args.fid_n)
     metrics.update({"arch": args.arch, "epochs": args.epochs, "ema": args.ema,
                     "sampled_from": "EMA of G's weights" if ema else "G"})
+    if takes_code and not conditional:      # does the unsupervised code mean "digit"?
+        _, probs = features_and_probs(samples, "mnist")
+        digit_of_code, accuracy = infogan.code_accuracy(sample_labels, probs.argmax(1))
+        metrics.update({"code_digit_map": digit_of_code, "code_accuracy": round(100 * accuracy, 3)})
     run.write_metrics(metrics)
     run.finish()
     return metrics

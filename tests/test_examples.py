@@ -78,7 +78,7 @@ def test_cvae_quick_reports_conditional_accuracy(tmp_path):
     assert np.load(tmp_path / "samples.npz")["labels"].shape == (64,)
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "seed", "cgan", "acgan"])
+@pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "seed", "cgan", "acgan", "infogan"])
 def test_gan_quick(arch, tmp_path):
     example = load_example("gan_mnist")
     # dcgan: sample from an EMA of G, and the other stabilisers, once
@@ -92,6 +92,9 @@ def test_gan_quick(arch, tmp_path):
     if arch in ("cgan", "acgan"):
         assert 0.0 <= metrics["conditional_accuracy"] <= 100.0 and len(metrics["per_class_fid"]) == 10
         assert np.load(tmp_path / "samples.npz")["labels"].tolist() == np.repeat(np.arange(10), 10).tolist()
+    if arch == "infogan":       # unconditional: no conditional accuracy, but the code → digit match
+        assert "conditional_accuracy" not in metrics and sorted(metrics["code_digit_map"]) == list(range(10))
+        assert 10.0 <= metrics["code_accuracy"] <= 100.0
 
 
 def test_pixelcnn_quick(tmp_path):

@@ -10,7 +10,7 @@ import tinygen as tg
 from tinygen import nn, optim
 from tinygen.autograd import gradcheck, gradgradcheck
 from tinygen.models import conditional_gan as cgan
-from tinygen.models import gan
+from tinygen.models import gan, infogan
 
 from helpers import load_example
 
@@ -173,7 +173,7 @@ def test_gradient_penalty_gradient_by_gradgradcheck():
 
 
 @pytest.mark.parametrize("arch, minibatch_std", [("mlp", 0), ("seed", 0), ("dcgan", 0), ("dcgan", 4),
-                                                 ("wgan-gp", 0), ("cgan", 0), ("acgan", 0)])
+                                                 ("wgan-gp", 0), ("cgan", 0), ("acgan", 0), ("infogan", 0)])
 def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(arch, minibatch_std):
     """One iteration of the example's own training steps, for every model."""
     example = load_example("gan_mnist")
@@ -182,10 +182,11 @@ def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(arch, minibatch
     spec = example.ARCHS[arch]
     opt_g = optim.Adam(G.parameters(), lr=1e-3, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=1e-3, betas=spec["betas"])
-    args = SimpleNamespace(gp_weight=10.0, label_smoothing=0.1, saturating=False)
+    args = SimpleNamespace(gp_weight=10.0, label_smoothing=0.1, saturating=False, info_weight=1.0)
     real = tg.rand(4, 1, 28, 28)
     labels = tg.tensor([0, 3, 7, 9], dtype="int64") if spec.get("conditional") else None
-    fake_labels = tg.tensor([1, 1, 5, 2], dtype="int64") if labels is not None else None
+    takes_code = spec.get("conditional") or spec.get("coded")
+    fake_labels = tg.tensor([1, 1, 5, 2], dtype="int64") if takes_code else None
     # parameters only: generating fakes in train mode rightly updates G's BN running stats
     snapshot = lambda m: {k: p.detach().numpy().copy() for k, p in m.named_parameters()}
     unchanged = lambda m, before: all(np.array_equal(before[k], p.detach().numpy())
@@ -246,3 +247,25 @@ def test_acgan_losses_on_a_hand_computed_case():
     adv_g = np.mean(-np.log(sig([0.5, -0.5])))
     assert cgan.acgan_generator_loss(fake, y_fake).item() == pytest.approx(
         adv_g + ce([[0, 0, 3], [1, 1, 1]], [2, 0]), rel=1e-6)
+
+
+def test_infogan_losses_on_a_hand_computed_case():
+    """ACGAN's losses without the real-image class term: Q sees only G's codes."""
+    real_logit = tg.tensor([[2.0], [-1.0]])
+    fake = (tg.tensor([[0.5], [-0.5]]), tg.tensor([[0.0, 0.0, 3.0], [1.0, 1.0, 1.0]]))
+    codes = tg.tensor([2, 0], dtype="int64")
+    sig = lambda v: 1 / (1 + np.exp(-np.asarray(v)))
+    info = np.mean([np.log(np.exp([0, 0, 3]).sum()) - 3, np.log(3.0)])     # CE(q(x_f), c)
+    adv_d = np.mean(-np.log(sig([2.0, -1.0]))) + np.mean(-np.log(1 - sig([0.5, -0.5])))
+    assert infogan.infogan_discriminator_loss(real_logit, fake, codes, info_weight=0.5).item() == \
+        pytest.approx(adv_d + 0.5 * info, rel=1e-6)
+    adv_g = np.mean(-np.log(sig([0.5, -0.5])))
+    assert infogan.infogan_generator_loss(fake, codes).item() == pytest.approx(adv_g + info, rel=1e-6)
+
+
+def test_infogan_code_accuracy_matches_codes_to_digits_one_to_one():
+    # codes 0,1 → digits 3,5 exactly; code 2 draws 5s too, which the matching cannot give it
+    digits, accuracy = infogan.code_accuracy([0, 0, 1, 1, 2, 2], [3, 3, 5, 5, 5, 7], num_classes=10)
+    assert digits[:3] == [3, 5, 7] and accuracy == pytest.approx(5 / 6)
+    _, collapsed = infogan.code_accuracy(np.arange(100) % 10, np.full(100, 8))
+    assert collapsed == pytest.approx(0.1)      # one digit for every code is no better than chance
