@@ -71,6 +71,9 @@ def add_flags(parser):
     parser.add_argument("--minibatch-std", type=int, default=0, metavar="GROUP",
                         help="dcgan: add a minibatch standard-deviation channel to D, over groups "
                              "of GROUP samples (Karras et al. 2018; 0: off)")
+    parser.add_argument("--g-lr", type=float, default=None,
+                        help="G's learning rate when it differs from D's (--lr); InfoGAN's paper "
+                             "trains G at 1e-3 against D at 2e-4")
     parser.add_argument("--g-steps", type=int, default=1,
                         help="G updates per D update (a D that keeps winning can be given a G "
                              "that moves more often)")
@@ -166,7 +169,7 @@ def main(argv=None):
                             seed=args.seed, limit=args.limit, scale_to=spec["pixels"],
                             drop_last=True, resident=True)
     G, D = build(args.arch, args.latent_dim, args.minibatch_std)
-    opt_g = optim.Adam(G.parameters(), lr=lr, betas=spec["betas"])
+    opt_g = optim.Adam(G.parameters(), lr=args.g_lr or lr, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=lr, betas=spec["betas"])
     every_g = args.n_critic if args.arch == "wgan-gp" else 1
     ema = optim.EMA(G, args.ema) if args.ema else None
