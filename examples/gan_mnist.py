@@ -16,8 +16,9 @@ below, whose branches are the only per-model code.
 
 Stabilisers: --label-smoothing (one-sided), --saturating (to compare with the
 non-saturating default), --minibatch-std 4 (DCGAN's D sees how varied its batch
-is), --g-steps 2 (two G updates per D update), --ema 0.999 (grids and metrics from an exponential
-moving average of G's weights), and for WGAN-GP --n-critic and --gp-weight.
+is), --g-steps 2 (two G updates per D update), --g-lr (G's own learning rate),
+--ema 0.999 (grids and metrics from an exponential moving average of G's
+weights), for WGAN-GP --n-critic and --gp-weight, for InfoGAN --info-weight.
 
 Outputs in --out: a sample grid from fixed noise (and, for the conditional
 models, fixed labels: row r shows digit r) every epoch (epoch_001.png, ...) and
