@@ -16,7 +16,8 @@ below, whose branches are the only per-model code.
 
 Stabilisers: --label-smoothing (one-sided), --saturating (to compare with the
 non-saturating default), --minibatch-std 4 (DCGAN's D sees how varied its batch
-is), --g-steps 2 (two G updates per D update), --g-lr (G's own learning rate),
+is), --spectral-norm (DCGAN's D spectrally normalised, no batch norm),
+--g-steps 2 (two G updates per D update), --g-lr (G's own learning rate),
 --ema 0.999 (grids and metrics from an exponential moving average of G's
 weights), for WGAN-GP --n-critic and --gp-weight, for InfoGAN --info-weight.
 
@@ -72,6 +73,9 @@ def add_flags(parser):
     parser.add_argument("--minibatch-std", type=int, default=0, metavar="GROUP",
                         help="dcgan: add a minibatch standard-deviation channel to D, over groups "
                              "of GROUP samples (Karras et al. 2018; 0: off)")
+    parser.add_argument("--spectral-norm", action="store_true",
+                        help="dcgan: spectrally normalise every layer of D, without batch norm "
+                             "(Miyato et al. 2018)")
     parser.add_argument("--g-lr", type=float, default=None,
                         help="G's learning rate when it differs from D's (--lr); InfoGAN's paper "
                              "trains G at 1e-3 against D at 2e-4")
@@ -83,14 +87,14 @@ def add_flags(parser):
     parser.add_argument("--fid-n", type=int, default=10_000)
 
 
-def build(arch, latent_dim, minibatch_std=0):
+def build(arch, latent_dim, minibatch_std=0, spectral_norm=False):
     spec = ARCHS[arch]
-    if minibatch_std and arch != "dcgan":
-        raise SystemExit("--minibatch-std is a DCGAN option (--arch dcgan)")
+    if (minibatch_std or spectral_norm) and arch != "dcgan":
+        raise SystemExit("--minibatch-std and --spectral-norm are DCGAN options (--arch dcgan)")
     if spec.get("conditional") or spec.get("coded"):
         return spec["G"](latent_dim, num_classes=10), spec["D"](num_classes=10)
-    if minibatch_std:
-        return spec["G"](latent_dim), spec["D"](minibatch_std=minibatch_std)
+    if arch == "dcgan":
+        return spec["G"](latent_dim), spec["D"](minibatch_std=minibatch_std, spectral_norm=spectral_norm)
     return spec["G"](latent_dim), spec["D"]()
 
 
@@ -169,7 +173,7 @@ def main(argv=None):
     train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
                             seed=args.seed, limit=args.limit, scale_to=spec["pixels"],
                             drop_last=True, resident=True)
-    G, D = build(args.arch, args.latent_dim, args.minibatch_std)
+    G, D = build(args.arch, args.latent_dim, args.minibatch_std, args.spectral_norm)
     opt_g = optim.Adam(G.parameters(), lr=args.g_lr or lr, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=lr, betas=spec["betas"])
     every_g = args.n_critic if args.arch == "wgan-gp" else 1

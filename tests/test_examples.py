@@ -82,7 +82,7 @@ def test_cvae_quick_reports_conditional_accuracy(tmp_path):
 def test_gan_quick(arch, tmp_path):
     example = load_example("gan_mnist")
     # dcgan: sample from an EMA of G, and the other stabilisers, once
-    extra = ["--ema", "0.9", "--minibatch-std", "4", "--g-steps", "2"] if arch == "dcgan" else []
+    extra = ["--ema", "0.9", "--minibatch-std", "4", "--spectral-norm", "--g-steps", "2"] if arch == "dcgan" else []
     extra += ["--g-lr", "1e-3", "--latent-dim", "62"] if arch == "infogan" else []   # the paper's G
     metrics = example.main(["--arch", arch, "--quick", "--limit", "256", "--out", str(tmp_path), *extra])
     assert metrics["n"] == 500 and sum(metrics["class_histogram"]) == 500

@@ -97,6 +97,15 @@ def test_minibatch_std_flags_a_batch_without_variety():
     assert d(tg.randn(8, 1, 28, 28)).shape == (8, 1)
 
 
+def test_spectrally_normalised_dcgan_discriminator():
+    """Every conv and the head carry spectral norm, and batch norm is gone."""
+    d = gan.DCGANDiscriminator(spectral_norm=True)
+    assert d(tg.randn(3, 1, 28, 28)).shape == (3, 1)
+    names = [n for n, _ in d.named_parameters()]
+    assert sum(n.endswith("weight_orig") for n in names) == 3 and not any(n.endswith(".weight") for n in names)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
+
+
 def test_seed_losses_are_exactly_the_seeds():
     d_real = tg.tensor([[0.9], [0.6]])
     d_fake = tg.tensor([[0.2], [0.3]])
@@ -172,13 +181,14 @@ def test_gradient_penalty_gradient_by_gradgradcheck():
     gradgradcheck(penalty, (w1, w2))
 
 
-@pytest.mark.parametrize("arch, minibatch_std", [("mlp", 0), ("seed", 0), ("dcgan", 0), ("dcgan", 4),
-                                                 ("wgan-gp", 0), ("cgan", 0), ("acgan", 0), ("infogan", 0)])
-def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(arch, minibatch_std):
+@pytest.mark.parametrize("arch, options", [("mlp", {}), ("seed", {}), ("dcgan", {}),
+                                           ("dcgan", {"minibatch_std": 4}), ("dcgan", {"spectral_norm": True}),
+                                           ("wgan-gp", {}), ("cgan", {}), ("acgan", {}), ("infogan", {})])
+def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(arch, options):
     """One iteration of the example's own training steps, for every model."""
     example = load_example("gan_mnist")
     tg.manual_seed(0)
-    G, D = example.build(arch, 8, minibatch_std)
+    G, D = example.build(arch, 8, **options)
     spec = example.ARCHS[arch]
     opt_g = optim.Adam(G.parameters(), lr=1e-3, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=1e-3, betas=spec["betas"])

@@ -11,8 +11,8 @@ import pytest
 
 import tinygen as tg
 import tinygen.nn.functional as F
-from tinygen.models import (VAE, DDPM, RBM, Autoencoder, CategoricalPixelCNN, CycleGAN, Glow, PixelCNN,
-                            RealNVP, VQVAE)
+from tinygen.models import (VAE, DDPM, RBM, Autoencoder, CategoricalPixelCNN, CycleGAN, DCGANDiscriminator,
+                            Glow, PixelCNN, RealNVP, VQVAE)
 
 pytestmark = pytest.mark.cupy
 RNG = np.random.default_rng(0)
@@ -41,6 +41,9 @@ CASES = {   # name: (model, deterministic loss, input)
     "ddpm_unet": (lambda: DDPM(8), ddpm_net, SIGNED),
     "autoencoder": (lambda: Autoencoder(4), lambda m, x: m.loss(x), BINARY),
     "rbm": (lambda: RBM(784, 16), lambda m, x: m.free_energy(x.flatten(1)).mean(), BINARY),
+    # eval mode: spectral norm's power iteration would otherwise move u between the two runs
+    "dcgan_sn_discriminator": (lambda: DCGANDiscriminator(width=4, spectral_norm=True),
+                               lambda m, x: (m.eval()(x) ** 2).mean(), SIGNED),
     "cyclegan": (lambda: CycleGAN(gen_width=4, num_blocks=1, disc_width=4),
                  lambda m, x: m.generator_loss(x, x)[0], SIGNED),
 }

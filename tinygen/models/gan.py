@@ -185,9 +185,16 @@ class DCGANGenerator(nn.Module):
         return self.net(z)
 
 
-def dcgan_discriminator_convs(in_channels=1, width=64):
+def dcgan_discriminator_convs(in_channels=1, width=64, spectral_norm=False):
     """The DCGAN discriminator's feature layers, (N, C, 28, 28) → (N, 2·width·7·7); the
-    conditional discriminators (conditional_gan.py) share them."""
+    conditional discriminators (conditional_gan.py) share them. With ``spectral_norm``
+    each conv's weight is divided by its top singular value and batch norm is left out,
+    as in Miyato et al.'s SN-GAN discriminators."""
+    if spectral_norm:
+        sn = nn.utils.spectral_norm
+        return [sn(nn.Conv2d(in_channels, width, 4, 2, 1)), nn.LeakyReLU(0.2),
+                sn(nn.Conv2d(width, 2 * width, 4, 2, 1)), nn.LeakyReLU(0.2),
+                nn.Flatten()]
     return [nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
             nn.Flatten()]
@@ -228,16 +235,17 @@ class MinibatchStdDev(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """Strided convs, batch norm after the first, LeakyReLU(0.2), one logit; with
-    ``minibatch_std`` a MinibatchStdDev channel joins the last feature map (7×7)."""
+    """Strided convs, batch norm after the second, LeakyReLU(0.2), one logit; with
+    ``minibatch_std`` a MinibatchStdDev channel joins the last feature map (7×7); with
+    ``spectral_norm`` every layer is spectrally normalised and there is no batch norm."""
 
-    def __init__(self, width=64, minibatch_std=0):
+    def __init__(self, width=64, minibatch_std=0, spectral_norm=False):
         super().__init__()
-        convs = dcgan_discriminator_convs(1, width)[:-1]                     # without Flatten
+        convs = dcgan_discriminator_convs(1, width, spectral_norm)[:-1]      # without Flatten
         if minibatch_std:
             convs.append(MinibatchStdDev(minibatch_std))
-        self.net = nn.Sequential(*convs, nn.Flatten(),
-                                 nn.Linear((2 * width + bool(minibatch_std)) * 7 * 7, 1))
+        head = nn.Linear((2 * width + bool(minibatch_std)) * 7 * 7, 1)
+        self.net = nn.Sequential(*convs, nn.Flatten(), nn.utils.spectral_norm(head) if spectral_norm else head)
 
     def forward(self, x):
         return self.net(x)

@@ -15,12 +15,21 @@ from ..autograd.tensor import Tensor
 from .parameter import Parameter
 
 
+class _RemovableHandle:
+    def __init__(self, hooks, key):
+        self.hooks, self.key = hooks, key
+
+    def remove(self):
+        self.hooks.pop(self.key, None)
+
+
 class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # -- registration ----------------------------------------------------
@@ -78,7 +87,19 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward")  # abstract
 
     def __call__(self, *args, **kwargs):
+        for hook in self.__dict__.get("_forward_pre_hooks", {}).values():
+            replaced = hook(self, args)
+            if replaced is not None:        # a hook may swap the inputs, as in PyTorch
+                args = replaced if isinstance(replaced, tuple) else (replaced,)
         return self.forward(*args, **kwargs)
+
+    def register_forward_pre_hook(self, hook):
+        """Call ``hook(module, args)`` before every forward (spectral_norm recomputes its weight
+        there). Returns a handle whose ``remove()`` unregisters it."""
+        hooks = self._forward_pre_hooks
+        key = max(hooks, default=-1) + 1
+        hooks[key] = hook
+        return _RemovableHandle(hooks, key)
 
     # -- traversal -------------------------------------------------------
     def named_modules(self, prefix=""):

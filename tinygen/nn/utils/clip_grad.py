@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from ..autograd.tensor import Tensor
-from ..backend import get_array_module
+from ...autograd.tensor import Tensor
+from ...backend import get_array_module
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
