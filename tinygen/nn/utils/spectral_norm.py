@@ -55,10 +55,10 @@ class _SpectralNorm:
             for _ in range(self.n_power_iterations):
                 v = _normalize(matrix.T @ u, self.eps)
                 u = _normalize(matrix @ v, self.eps)
-            u_buf.data[...] = u            # in place: the buffers stay the same objects
-            v_buf.data[...] = v
-        u = Tensor._make(u_buf.data.copy(), None, 0)   # constants for the graph
-        v = Tensor._make(v_buf.data.copy(), None, 0)
+            # new arrays, not in-place writes: a graph built by an earlier forward keeps its u, v
+            u_buf.data, v_buf.data = u, v
+        u = Tensor._make(u_buf.data, None, 0)          # constants for the graph
+        v = Tensor._make(v_buf.data, None, 0)
         sigma = (u * (self.weight_matrix(weight) @ v)).sum()
         return weight / sigma
 
