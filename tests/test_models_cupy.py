@@ -11,8 +11,8 @@ import pytest
 
 import tinygen as tg
 import tinygen.nn.functional as F
-from tinygen.models import (VAE, DDPM, RBM, Autoencoder, CategoricalPixelCNN, CycleGAN, DCGANDiscriminator,
-                            Glow, PixelCNN, RealNVP, VQVAE)
+from tinygen.models import (VAE, DDPM, RBM, Autoencoder, CategoricalPixelCNN, CGANDiscriminator, CycleGAN,
+                            DCGANDiscriminator, Glow, PixelCNN, RealNVP, VQVAE)
 
 pytestmark = pytest.mark.cupy
 RNG = np.random.default_rng(0)
@@ -44,6 +44,10 @@ CASES = {   # name: (model, deterministic loss, input)
     # eval mode: spectral norm's power iteration would otherwise move u between the two runs
     "dcgan_sn_discriminator": (lambda: DCGANDiscriminator(width=4, spectral_norm=True),
                                lambda m, x: (m.eval()(x) ** 2).mean(), SIGNED),
+    # its per-class maps: a gather forward, a scatter-add backward
+    "cgan_discriminator": (lambda: CGANDiscriminator(num_classes=3, width=4),
+                           lambda m, x: (m.eval()(x, tg.tensor(np.array([2, 0]), dtype="int64").to(x.device)) ** 2).mean(),
+                           SIGNED),
     "cyclegan": (lambda: CycleGAN(gen_width=4, num_blocks=1, disc_width=4),
                  lambda m, x: m.generator_loss(x, x)[0], SIGNED),
 }

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..autograd import ops
-from ..creation import randint, randn
+from ..creation import ones, randint, randn
 from ..nn import functional as F
 from .gan import DCGANGenerator, dcgan_discriminator_convs, discriminator_loss, generator_loss
 
@@ -69,7 +69,20 @@ class _Trunk(nn.Module):
 
 
 class CGANDiscriminator(nn.Module):
-    """ℓ(x, y) = wᵀφ([x, planes(y)]) + b: the label as one-hot planes beside the image."""
+    """ℓ(x, y) = wᵀφ([x, planes(y)]) + b: the label as one-hot planes beside the image.
+
+    The first conv sees 1 + C channels, but the C label planes are constant, so what
+    they add is a per-class map that does not depend on the image. With W = [W_x, W_y]
+    split by input channel (W_y[:, k] the kernel that reads plane k),
+
+        conv([x, planes(y)]) = conv(x; W_x) + b + M[y],   M[k] = conv(1; W_y[:, k])
+
+    where 1 is an all-ones plane the size of the image (M[k] differs from a constant only
+    where the kernel overhangs the zero padding). ``forward`` computes it that way: M
+    for all C classes costs one conv of one plane, instead of C extra input channels
+    for every image. The weight keeps the layout (width, 1 + C, 4, 4) of the conv on
+    the concatenated input, and the outputs are the same (tests/test_gan.py).
+    """
 
     def __init__(self, num_classes=10, width=64):
         super().__init__()
@@ -80,8 +93,16 @@ class CGANDiscriminator(nn.Module):
     def forward(self, x, labels):
         n, _, h, w = x.shape
         _labels_like(labels, n)
-        planes = F.one_hot(labels, self.num_classes).to(x.dtype).reshape(n, self.num_classes, 1, 1)
-        return self.out(self.trunk(ops.cat([x, planes.expand(n, self.num_classes, h, w)], 1)))
+        first, rest = self.trunk.net[0], self.trunk.net[1:]
+        weight, width, c = first.weight, first.out_channels, self.num_classes
+        image_part = F.conv2d(x, weight[:, :1], first.bias, first.stride, first.padding)
+        # M: the C classes' kernels as C·width output channels over one all-ones plane
+        class_kernels = weight[:, 1:].transpose(0, 1).reshape(c * width, 1, *weight.shape[2:])
+        ones_plane = ones(1, 1, h, w, dtype=x.dtype, device=x.device)
+        class_maps = F.conv2d(ones_plane, class_kernels, None, first.stride, first.padding)
+        class_maps = class_maps.reshape(c, -1)                              # row k: M[k], flattened
+        label_part = F.embedding(labels, class_maps).reshape(image_part.shape)
+        return self.out(rest(image_part + label_part))
 
 
 class ACGANDiscriminator(nn.Module):
