@@ -7,6 +7,7 @@
     python examples/gan_mnist.py --arch cgan           # conditional GAN: G(z, y) and D(x, y)
     python examples/gan_mnist.py --arch acgan          # auxiliary-classifier GAN: D(x) → (real?, class)
     python examples/gan_mnist.py --arch infogan        # unconditional DCGAN with a categorical code (no labels)
+    python examples/gan_mnist.py --arch clustered      # CGAN on k-means clusters of the pixels (no labels)
     python examples/gan_mnist.py --arch dcgan --quick  # smoke run
 
 One file with --arch (rather than one per model) because the loop is the same
@@ -19,7 +20,8 @@ non-saturating default), --minibatch-std 4 (DCGAN's D sees how varied its batch
 is), --spectral-norm (DCGAN's D spectrally normalised, no batch norm),
 --g-steps 2 (two G updates per D update), --g-lr (G's own learning rate),
 --ema 0.999 (grids and metrics from an exponential moving average of G's
-weights), for WGAN-GP --n-critic and --gp-weight, for InfoGAN --info-weight.
+weights), for WGAN-GP --n-critic and --gp-weight, for InfoGAN --info-weight,
+for the clustered GAN --clusters (K, the number of k-means clusters).
 
 Outputs in --out: a sample grid from fixed noise (and, for the conditional
 models, fixed labels: row r shows digit r) every epoch (epoch_001.png, ...) and
@@ -27,7 +29,8 @@ progress.gif, losses.png (D and G losses), dx.png (D(x) and D(G(z))),
 samples.png/.npz, metrics.json (FID, KID, precision/recall, class histogram
 against the MNIST reference features; conditional accuracy and per-class FID for
 cgan/acgan; for infogan, the code → digit matching and the share of samples that
-are their code's digit), config.json, checkpoint.npz (--resume).
+are their code's digit; for clustered, the clusters' purity against the labels,
+which are used for nothing else), config.json, checkpoint.npz (--resume).
 """
 import os
 import sys
@@ -40,7 +43,7 @@ import tinygen as tg
 from tinygen import data, experiment, optim, viz
 from tinygen.metrics import evaluate_samples, features_and_probs
 from tinygen.models import conditional_gan as cgan
-from tinygen.models import gan, infogan
+from tinygen.models import clustered_gan, gan, infogan
 
 # per-arch: networks, pixel range, Adam settings
 ARCHS = {
@@ -55,6 +58,9 @@ ARCHS = {
     # G(z, c) and D → (real?, Q(c|x)) as in ACGAN, but c is a drawn code and no label is used
     "infogan": dict(G=cgan.ConditionalGenerator, D=cgan.ACGANDiscriminator, pixels="pm1", lr=2e-4,
                     betas=(0.5, 0.999), coded=True),
+    # CGAN's G(z, c) and D(x, c) with c the image's k-means cluster, not its label
+    "clustered": dict(G=clustered_gan.ClusterConditionedGenerator, D=cgan.CGANDiscriminator, pixels="pm1",
+                      lr=2e-4, betas=(0.5, 0.999), clustered=True),
 }
 
 
@@ -84,13 +90,17 @@ def add_flags(parser):
                              "that moves more often)")
     parser.add_argument("--info-weight", type=float, default=1.0,
                         help="infogan: λ, the weight of the mutual-information term")
+    parser.add_argument("--clusters", type=int, default=50,
+                        help="clustered: K, the number of k-means clusters of the training pixels")
     parser.add_argument("--fid-n", type=int, default=10_000)
 
 
-def build(arch, latent_dim, minibatch_std=0, spectral_norm=False):
+def build(arch, latent_dim, minibatch_std=0, spectral_norm=False, num_clusters=50):
     spec = ARCHS[arch]
     if (minibatch_std or spectral_norm) and arch != "dcgan":
         raise SystemExit("--minibatch-std and --spectral-norm are DCGAN options (--arch dcgan)")
+    if spec.get("clustered"):
+        return spec["G"](latent_dim, num_clusters), spec["D"](num_classes=num_clusters)
     if spec.get("conditional") or spec.get("coded"):
         return spec["G"](latent_dim, num_classes=10), spec["D"](num_classes=10)
     if arch == "dcgan":
@@ -123,8 +133,8 @@ def discriminator_step(arch, D, opt_d, real, labels, fake, fake_labels, args):
                                                       args.label_smoothing)
         scores = tg.sigmoid(real_out[0]).mean(), tg.sigmoid(fake_out[0]).mean()
     else:                      # mlp, dcgan, cgan: BCE on logits
-        real_logit = D(real, labels) if arch == "cgan" else D(real)
-        fake_logit = D(fake, fake_labels) if arch == "cgan" else D(fake)
+        real_logit = D(real, labels) if labels is not None else D(real)
+        fake_logit = D(fake, fake_labels) if labels is not None else D(fake)
         loss = gan.discriminator_loss(real_logit, fake_logit, args.label_smoothing)
         scores = tg.sigmoid(real_logit).mean(), tg.sigmoid(fake_logit).mean()
     opt_d.zero_grad()
@@ -145,7 +155,7 @@ def generator_step(arch, D, opt_g, fake, fake_labels, args):
         loss = cgan.acgan_generator_loss(D(fake), fake_labels, non_saturating)
     elif arch == "infogan":
         loss = infogan.infogan_generator_loss(D(fake), fake_labels, args.info_weight, non_saturating)
-    elif arch == "cgan":
+    elif arch in ("cgan", "clustered"):
         loss = gan.generator_loss(D(fake, fake_labels), non_saturating)
     else:
         loss = gan.generator_loss(D(fake), non_saturating)
@@ -166,14 +176,21 @@ def main(argv=None):
                                  lr=None, quick=dict(epochs=1, limit=1024, fid_n=500))
     spec = ARCHS[args.arch]
     conditional = spec.get("conditional", False)      # G and D use the data's labels
-    takes_code = conditional or spec.get("coded", False)  # G(z, y): a label, or infogan's drawn code
+    clustered = spec.get("clustered", False)          # G and D use the images' k-means clusters
+    takes_code = conditional or clustered or spec.get("coded", False)  # G(z, y): label, cluster or code
     lr = args.lr or spec["lr"]
     run = experiment.Run(f"gan_{args.arch.replace('-', '')}_mnist", args)
     images, labels = data.load_mnist("train")
+    G, D = build(args.arch, args.latent_dim, args.minibatch_std, args.spectral_norm, args.clusters)
+    if clustered:       # the cluster ids take the labels' place; the labels only score the clusters
+        images, labels = images[:args.limit], labels[:args.limit]
+        clusters = clustered_gan.cluster_images(images, args.clusters, seed=args.seed)
+        G.set_cluster_weights(clusters)
+        cluster_weights = G.cluster_weights.numpy().astype(np.float64)
+        true_labels, labels = labels, np.asarray(clusters)
     train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
                             seed=args.seed, limit=args.limit, scale_to=spec["pixels"],
                             drop_last=True, resident=True)
-    G, D = build(args.arch, args.latent_dim, args.minibatch_std, args.spectral_norm)
     opt_g = optim.Adam(G.parameters(), lr=args.g_lr or lr, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=lr, betas=spec["betas"])
     every_g = args.n_critic if args.arch == "wgan-gp" else 1
@@ -184,6 +201,9 @@ def main(argv=None):
     grid_rows = 10 if takes_code else 8
     fixed_noise = tg.randn(grid_rows * grid_rows, args.latent_dim)
     fixed_labels = tg.tensor(np.repeat(np.arange(10), 10), dtype="int64") if takes_code else None
+    if clustered:       # clusters drawn from π, sorted: rows of the same cluster stay together
+        grid_clusters = np.random.default_rng(args.seed).choice(args.clusters, 100, p=cluster_weights / cluster_weights.sum())
+        fixed_labels = tg.tensor(np.sort(grid_clusters), dtype="int64")
     state = run.resume(models, {"G": opt_g, "D": opt_d})
     start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
     frames = list(state["extra"].get("frames", [])) if state else []
@@ -201,7 +221,9 @@ def main(argv=None):
             for real, real_labels in run.progress(train, epoch):
                 n = real.shape[0]
                 fake_labels = tg.randint(0, 10, (n,)) if takes_code else None
-                real_labels = real_labels if conditional else None
+                real_labels = real_labels if conditional or clustered else None
+                if clustered:          # the real batch's clusters: c ~ π, with no host round trip
+                    fake_labels = real_labels
                 fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
                 d_loss, (d_real, d_fake) = discriminator_step(args.arch, D, opt_d, real, real_labels,
                                                               fake, fake_labels, args)
@@ -209,7 +231,7 @@ def main(argv=None):
                 if batch % every_g == every_g - 1:     # WGAN-GP: n_critic D steps per G step
                     for g_step in range(args.g_steps):
                         if g_step:                     # later G steps: fresh z through the updated G
-                            fake_labels = tg.randint(0, 10, (n,)) if takes_code else None
+                            fake_labels = tg.randint(0, 10, (n,)) if takes_code and not clustered else fake_labels
                             fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
                         g_loss = generator_step(args.arch, D, opt_g, fake, fake_labels, args)
                         if ema:
@@ -241,6 +263,9 @@ def main(argv=None):
     sample_labels = np.repeat(np.arange(10), -(-args.fid_n // 10))[:args.fid_n] if conditional else None
     if not conditional and takes_code:
         sample_labels = np.random.default_rng(args.seed).integers(0, 10, args.fid_n)
+    if clustered:       # c ~ Categorical(π): the mixture the model stands for
+        sample_labels = np.random.default_rng(args.seed).choice(args.clusters, args.fid_n,
+                                                                p=cluster_weights / cluster_weights.sum())
     chunks = []
     with tg.no_grad():
         for s in range(0, args.fid_n, 500):
@@ -257,7 +282,10 @@ def main(argv=None):
     metrics = evaluate_samples(samples, sample_labels if conditional else None, "mnist", args.fid_n)
     metrics.update({"arch": args.arch, "epochs": args.epochs, "ema": args.ema,
                     "sampled_from": "EMA of G's weights" if ema else "G"})
-    if takes_code and not conditional:      # does the unsupervised code mean "digit"?
+    if clustered:       # how well k-means found the digits: each cluster's majority-label share
+        majority = sum(np.bincount(true_labels[labels == k], minlength=10).max() for k in range(args.clusters))
+        metrics.update({"clusters": args.clusters, "cluster_purity": round(majority / len(labels), 4)})
+    if takes_code and not conditional and not clustered:      # does the unsupervised code mean "digit"?
         _, probs = features_and_probs(samples, "mnist")
         digit_of_code, accuracy = infogan.code_accuracy(sample_labels, probs.argmax(1))
         metrics.update({"code_digit_map": digit_of_code, "code_accuracy": round(100 * accuracy, 3)})

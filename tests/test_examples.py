@@ -78,12 +78,13 @@ def test_cvae_quick_reports_conditional_accuracy(tmp_path):
     assert np.load(tmp_path / "samples.npz")["labels"].shape == (64,)
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "seed", "cgan", "acgan", "infogan"])
+@pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "seed", "cgan", "acgan", "infogan", "clustered"])
 def test_gan_quick(arch, tmp_path):
     example = load_example("gan_mnist")
     # dcgan: sample from an EMA of G, and the other stabilisers, once
     extra = ["--ema", "0.9", "--minibatch-std", "4", "--spectral-norm", "--g-steps", "2"] if arch == "dcgan" else []
     extra += ["--g-lr", "1e-3", "--latent-dim", "62"] if arch == "infogan" else []   # the paper's G
+    extra += ["--clusters", "12"] if arch == "clustered" else []
     metrics = example.main(["--arch", arch, "--quick", "--limit", "256", "--out", str(tmp_path), *extra])
     assert metrics["n"] == 500 and sum(metrics["class_histogram"]) == 500
     assert metrics["sampled_from"] == ("EMA of G's weights" if arch == "dcgan" else "G")
@@ -96,6 +97,9 @@ def test_gan_quick(arch, tmp_path):
     if arch == "infogan":       # unconditional: no conditional accuracy, but the code → digit match
         assert "conditional_accuracy" not in metrics and sorted(metrics["code_digit_map"]) == list(range(10))
         assert 10.0 <= metrics["code_accuracy"] <= 100.0
+    if arch == "clustered":     # unconditional: scored without labels; the clusters' purity beside
+        assert "conditional_accuracy" not in metrics and metrics["clusters"] == 12
+        assert 0.1 <= metrics["cluster_purity"] <= 1.0
 
 
 def test_pixelcnn_quick(tmp_path):

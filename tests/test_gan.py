@@ -9,6 +9,7 @@ import pytest
 import tinygen as tg
 from tinygen import nn, optim
 from tinygen.autograd import gradcheck, gradgradcheck
+from tinygen.models import clustered_gan
 from tinygen.models import conditional_gan as cgan
 from tinygen.models import gan, infogan
 
@@ -183,7 +184,8 @@ def test_gradient_penalty_gradient_by_gradgradcheck():
 
 @pytest.mark.parametrize("arch, options", [("mlp", {}), ("seed", {}), ("dcgan", {}),
                                            ("dcgan", {"minibatch_std": 4}), ("dcgan", {"spectral_norm": True}),
-                                           ("wgan-gp", {}), ("cgan", {}), ("acgan", {}), ("infogan", {})])
+                                           ("wgan-gp", {}), ("cgan", {}), ("acgan", {}), ("infogan", {}),
+                                           ("clustered", {"num_clusters": 12})])
 def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(arch, options):
     """One iteration of the example's own training steps, for every model."""
     example = load_example("gan_mnist")
@@ -194,8 +196,9 @@ def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(arch, options):
     opt_d = optim.Adam(D.parameters(), lr=1e-3, betas=spec["betas"])
     args = SimpleNamespace(gp_weight=10.0, label_smoothing=0.1, saturating=False, info_weight=1.0)
     real = tg.rand(4, 1, 28, 28)
-    labels = tg.tensor([0, 3, 7, 9], dtype="int64") if spec.get("conditional") else None
-    takes_code = spec.get("conditional") or spec.get("coded")
+    sees_labels = spec.get("conditional") or spec.get("clustered")      # labels, or cluster ids
+    labels = tg.tensor([0, 3, 7, 9], dtype="int64") if sees_labels else None
+    takes_code = sees_labels or spec.get("coded")
     fake_labels = tg.tensor([1, 1, 5, 2], dtype="int64") if takes_code else None
     # parameters only: generating fakes in train mode rightly updates G's BN running stats
     snapshot = lambda m: {k: p.detach().numpy().copy() for k, p in m.named_parameters()}
@@ -239,6 +242,54 @@ def test_cgan_discriminator_uses_the_label():
     D.eval()
     x = tg.rand(1, 1, 28, 28)
     assert D(x, tg.tensor([1], dtype="int64")).item() != D(x, tg.tensor([8], dtype="int64")).item()
+
+
+def test_cgan_discriminator_matches_the_conv_over_concatenated_label_planes():
+    """Its per-class maps M[y] stand in for C constant input planes: the outputs and every
+    parameter's gradient must equal those of the conv on [x, planes(y)], built by hand."""
+    tg.manual_seed(0)
+    D = cgan.CGANDiscriminator(num_classes=5, width=4).double()
+    D.eval()      # batch norm from its running statistics: the same normalisation both ways
+    x = tg.randn(3, 1, 28, 28).double()
+    labels = [4, 0, 4]
+    planes = np.zeros((3, 5, 28, 28))
+    for i, y in enumerate(labels):
+        planes[i, y] = 1.0
+    reference = D.out(D.trunk(tg.cat([x, tg.tensor(planes, dtype="float64")], 1)))
+    (reference ** 2).sum().backward()
+    expected = {k: p.grad.numpy().copy() for k, p in D.named_parameters()}
+    D.zero_grad()
+    out = D(x, tg.tensor(labels, dtype="int64"))
+    np.testing.assert_allclose(out.detach().numpy(), reference.detach().numpy(), rtol=1e-12, atol=1e-12)
+    (out ** 2).sum().backward()
+    for k, p in D.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), expected[k], rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+def test_cluster_conditioned_generator_samples_clusters_by_their_size():
+    G = clustered_gan.ClusterConditionedGenerator(latent_dim=8, num_clusters=4, width=4)
+    assert "cluster_weights" in G.state_dict()
+    np.testing.assert_allclose(G.cluster_weights.numpy(), 0.25)       # uniform until told
+    G.set_cluster_weights(np.array([0] * 6 + [2] * 3 + [3]))           # no image in cluster 1
+    np.testing.assert_allclose(G.cluster_weights.numpy(), [0.6, 0.0, 0.3, 0.1])
+    draws = G.draw_clusters(20_000).numpy()
+    frequencies = np.bincount(draws, minlength=4) / len(draws)
+    assert frequencies[1] == 0.0
+    np.testing.assert_allclose(frequencies, [0.6, 0.0, 0.3, 0.1], atol=0.015)   # ~4 standard errors
+    G.eval()
+    assert G.sample(5).shape == (5, 1, 28, 28) and G.sample(labels=[3, 3]).shape == (2, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        G.set_cluster_weights(np.array([0, 5]))
+
+
+def test_cluster_images_groups_images_without_their_labels():
+    rng = np.random.default_rng(0)
+    blank, bar = np.zeros((28, 28), np.uint8), np.zeros((28, 28), np.uint8)
+    bar[:, 12:16] = 200
+    truth = rng.integers(0, 2, 40)
+    images = np.where(truth[:, None, None] == 1, bar, blank) + rng.integers(0, 20, (40, 28, 28)).astype(np.uint8)
+    clusters = clustered_gan.cluster_images(images, 2)
+    assert len({(c, t) for c, t in zip(clusters.tolist(), truth.tolist())}) == 2
 
 
 def test_acgan_losses_on_a_hand_computed_case():
