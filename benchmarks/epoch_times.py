@@ -55,12 +55,13 @@ def gan_step(arch, batch=64):
     opt_g = optim.Adam(G.parameters(), lr=2e-4, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=2e-4, betas=spec["betas"])
     real = tg.rand(batch, 1, 28, 28) * 2 - 1
-    conditional = spec.get("conditional", False)
+    conditional = spec.get("conditional", False) or spec.get("clustered", False)
+    num_classes = 50 if spec.get("clustered") else 10       # gan_mnist.py's default --clusters
     every_g = GAN_ARGS.n_critic if arch == "wgan-gp" else 1
     counter = [0]
 
     def step():
-        labels = tg.randint(0, 10, (batch,)) if conditional else None
+        labels = tg.randint(0, num_classes, (batch,)) if conditional else None
         fake = gan_mnist.generate(G, tg.randn(batch, 100), labels)
         gan_mnist.discriminator_step(arch, D, opt_d, real, labels, fake, labels, GAN_ARGS)
         if counter[0] % every_g == every_g - 1:
@@ -118,7 +119,8 @@ def cyclegan_step(batch=32):
 
 CASES = {
     "vae": lambda: vae_step(False), "cvae": lambda: vae_step(True),
-    **{arch: (lambda arch=arch: gan_step(arch)) for arch in ("mlp", "seed", "dcgan", "cgan", "acgan", "wgan-gp")},
+    **{arch: (lambda arch=arch: gan_step(arch)) for arch in ("mlp", "seed", "dcgan", "cgan", "acgan", "wgan-gp",
+                                                               "clustered")},
     # the other families, with their examples' default sizes and batches
     "pixelcnn": lambda: loss_step(PixelCNN(), binary(64)),
     "vqvae": lambda: loss_step(VQVAE(), binary(128), lambda m, x: m.loss(x)[0]),
