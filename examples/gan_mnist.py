@@ -182,15 +182,6 @@ def main(argv=None):
     run = experiment.Run(f"gan_{args.arch.replace('-', '')}_mnist", args)
     images, labels = data.load_mnist("train")
     G, D = build(args.arch, args.latent_dim, args.minibatch_std, args.spectral_norm, args.clusters)
-    if clustered:       # the cluster ids take the labels' place; the labels only score the clusters
-        images, labels = images[:args.limit], labels[:args.limit]
-        clusters = clustered_gan.cluster_images(images, args.clusters, seed=args.seed)
-        G.set_cluster_weights(clusters)
-        cluster_weights = G.cluster_weights.numpy().astype(np.float64)
-        true_labels, labels = labels, np.asarray(clusters)
-    train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
-                            seed=args.seed, limit=args.limit, scale_to=spec["pixels"],
-                            drop_last=True, resident=True)
     opt_g = optim.Adam(G.parameters(), lr=args.g_lr or lr, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=lr, betas=spec["betas"])
     every_g = args.n_critic if args.arch == "wgan-gp" else 1
@@ -201,17 +192,32 @@ def main(argv=None):
     grid_rows = 10 if takes_code else 8
     fixed_noise = tg.randn(grid_rows * grid_rows, args.latent_dim)
     fixed_labels = tg.tensor(np.repeat(np.arange(10), 10), dtype="int64") if takes_code else None
-    if clustered:       # clusters drawn from π, sorted: rows of the same cluster stay together
-        grid_clusters = np.random.default_rng(args.seed).choice(args.clusters, 100, p=cluster_weights / cluster_weights.sum())
-        fixed_labels = tg.tensor(np.sort(grid_clusters), dtype="int64")
     state = run.resume(models, {"G": opt_g, "D": opt_d})
     start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
     frames = list(state["extra"].get("frames", [])) if state else []
     epoch, batch = start_epoch, skip
+    clusters = state["extra"].get("clusters") if state else None
+    if clustered:       # the cluster ids take the labels' place; the labels only score the clusters
+        images, labels = images[:args.limit], labels[:args.limit]
+        if clusters is None:    # found once and kept in the checkpoint: a resumed run keeps its ids
+            clusters = np.asarray(clustered_gan.cluster_images(images, args.clusters, seed=args.seed))
+        if len(clusters) != len(images):
+            raise SystemExit(f"the checkpoint's clustering covers {len(clusters)} images, this run has "
+                             f"{len(images)}: resume with the --limit it was started with")
+        for generator in (G, ema.model) if ema else (G,):
+            generator.set_cluster_weights(clusters)
+        cluster_weights = G.cluster_weights.numpy().astype(np.float64)
+        true_labels, labels = labels, clusters
+        # the grid's clusters drawn from π and sorted, so that a cluster's samples sit together
+        grid_clusters = np.random.default_rng(args.seed).choice(args.clusters, 100, p=cluster_weights / cluster_weights.sum())
+        fixed_labels = tg.tensor(np.sort(grid_clusters), dtype="int64")
+    train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
+                            seed=args.seed, limit=args.limit, scale_to=spec["pixels"],
+                            drop_last=True, resident=True)
 
     def save():
         run.save_checkpoint(epoch, batch, models, {"G": opt_g, "D": opt_d},
-                            extra={"frames": frames})
+                            extra={"frames": frames, **({"clusters": clusters} if clustered else {})})
 
     with run.interrupt_guard(save):
         for epoch in range(start_epoch, args.epochs):

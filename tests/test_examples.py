@@ -79,7 +79,7 @@ def test_cvae_quick_reports_conditional_accuracy(tmp_path):
 
 
 @pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "seed", "cgan", "acgan", "infogan", "clustered"])
-def test_gan_quick(arch, tmp_path):
+def test_gan_quick(arch, tmp_path, monkeypatch):
     example = load_example("gan_mnist")
     # dcgan: sample from an EMA of G, and the other stabilisers, once
     extra = ["--ema", "0.9", "--minibatch-std", "4", "--spectral-norm", "--g-steps", "2"] if arch == "dcgan" else []
@@ -100,6 +100,14 @@ def test_gan_quick(arch, tmp_path):
     if arch == "clustered":     # unconditional: scored without labels; the clusters' purity beside
         assert "conditional_accuracy" not in metrics and metrics["clusters"] == 12
         assert 0.1 <= metrics["cluster_purity"] <= 1.0
+        clusters = tg.load(tmp_path / "checkpoint.npz")["extra"]["clusters"]
+        assert clusters.shape == (256,) and set(clusters.tolist()) == set(range(12))
+        # --resume trains on the stored ids: clustering again (with another BLAS or backend,
+        # a near-tie could land elsewhere) is not allowed to happen
+        monkeypatch.setattr(example.clustered_gan, "cluster_images", lambda *a, **k: pytest.fail("re-clustered"))
+        example.main(["--arch", arch, "--quick", "--limit", "256", "--out", str(tmp_path), *extra,
+                      "--epochs", "2", "--resume"])
+        np.testing.assert_array_equal(tg.load(tmp_path / "checkpoint.npz")["extra"]["clusters"], clusters)
 
 
 def test_pixelcnn_quick(tmp_path):
