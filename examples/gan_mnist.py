@@ -132,7 +132,7 @@ def discriminator_step(arch, D, opt_d, real, labels, fake, fake_labels, args):
             loss = infogan.infogan_discriminator_loss(real_out[0], fake_out, fake_labels, args.info_weight,
                                                       args.label_smoothing)
         scores = tg.sigmoid(real_out[0]).mean(), tg.sigmoid(fake_out[0]).mean()
-    else:                      # mlp, dcgan, cgan: BCE on logits
+    else:                      # mlp, dcgan, cgan, clustered: BCE on logits
         real_logit = D(real, labels) if labels is not None else D(real)
         fake_logit = D(fake, fake_labels) if labels is not None else D(fake)
         loss = gan.discriminator_loss(real_logit, fake_logit, args.label_smoothing)
@@ -209,7 +209,8 @@ def main(argv=None):
         cluster_weights = G.cluster_weights.numpy().astype(np.float64)
         true_labels, labels = labels, clusters
         # the grid's clusters drawn from π and sorted, so that a cluster's samples sit together
-        grid_clusters = np.random.default_rng(args.seed).choice(args.clusters, 100, p=cluster_weights / cluster_weights.sum())
+        grid_clusters = np.random.default_rng(args.seed).choice(args.clusters, 100,
+                                                                p=cluster_weights / cluster_weights.sum())
         fixed_labels = tg.tensor(np.sort(grid_clusters), dtype="int64")
     train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
                             seed=args.seed, limit=args.limit, scale_to=spec["pixels"],
@@ -226,10 +227,11 @@ def main(argv=None):
             G.train(), D.train()
             for real, real_labels in run.progress(train, epoch):
                 n = real.shape[0]
-                fake_labels = tg.randint(0, 10, (n,)) if takes_code else None
                 real_labels = real_labels if conditional or clustered else None
                 if clustered:          # the real batch's clusters: c ~ π, with no host round trip
                     fake_labels = real_labels
+                else:
+                    fake_labels = tg.randint(0, 10, (n,)) if takes_code else None
                 fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
                 d_loss, (d_real, d_fake) = discriminator_step(args.arch, D, opt_d, real, real_labels,
                                                               fake, fake_labels, args)

@@ -46,7 +46,7 @@ CASES = {   # name: (model, deterministic loss, input)
                                lambda m, x: (m.eval()(x) ** 2).mean(), SIGNED),
     # its per-class maps: a gather forward, a scatter-add backward
     "cgan_discriminator": (lambda: CGANDiscriminator(num_classes=3, width=4),
-                           lambda m, x: (m.eval()(x, tg.tensor(np.array([2, 0]), dtype="int64").to(x.device)) ** 2).mean(),
+                           lambda m, x: (m.eval()(x, tg.tensor([2, 0], dtype="int64").to(x.device)) ** 2).mean(),
                            SIGNED),
     "cyclegan": (lambda: CycleGAN(gen_width=4, num_blocks=1, disc_width=4),
                  lambda m, x: m.generator_loss(x, x)[0], SIGNED),
