@@ -206,11 +206,11 @@ def main(argv=None):
                              f"{len(images)}: resume with the --limit it was started with")
         for generator in (G, ema.model) if ema else (G,):
             generator.set_cluster_weights(clusters)
-        cluster_weights = G.cluster_weights.numpy().astype(np.float64)
+        cluster_probs = G.cluster_weights.numpy().astype(np.float64)
+        cluster_probs /= cluster_probs.sum()          # π in float64, as rng.choice wants it
         true_labels, labels = labels, clusters
         # the grid's clusters drawn from π and sorted, so that a cluster's samples sit together
-        grid_clusters = np.random.default_rng(args.seed).choice(args.clusters, 100,
-                                                                p=cluster_weights / cluster_weights.sum())
+        grid_clusters = np.random.default_rng(args.seed).choice(args.clusters, 100, p=cluster_probs)
         fixed_labels = tg.tensor(np.sort(grid_clusters), dtype="int64")
     train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
                             seed=args.seed, limit=args.limit, scale_to=spec["pixels"],
@@ -272,8 +272,7 @@ def main(argv=None):
     if not conditional and takes_code:
         sample_labels = np.random.default_rng(args.seed).integers(0, 10, args.fid_n)
     if clustered:       # c ~ Categorical(π): the mixture the model stands for
-        sample_labels = np.random.default_rng(args.seed).choice(args.clusters, args.fid_n,
-                                                                p=cluster_weights / cluster_weights.sum())
+        sample_labels = np.random.default_rng(args.seed).choice(args.clusters, args.fid_n, p=cluster_probs)
     chunks = []
     with tg.no_grad():
         for s in range(0, args.fid_n, 500):
@@ -291,7 +290,8 @@ def main(argv=None):
     metrics.update({"arch": args.arch, "epochs": args.epochs, "ema": args.ema,
                     "sampled_from": "EMA of G's weights" if ema else "G"})
     if clustered:       # how well k-means found the digits: each cluster's majority-label share
-        majority = sum(np.bincount(true_labels[labels == k], minlength=10).max() for k in range(args.clusters))
+        per_cluster = np.bincount(labels * 10 + true_labels, minlength=args.clusters * 10)
+        majority = per_cluster.reshape(args.clusters, 10).max(1).sum()
         metrics.update({"clusters": args.clusters, "cluster_purity": round(majority / len(labels), 4)})
     if takes_code and not conditional and not clustered:      # does the unsupervised code mean "digit"?
         _, probs = features_and_probs(samples, "mnist")

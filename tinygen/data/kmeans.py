@@ -48,6 +48,7 @@ def _nearest(x, centres, chunk):
 def _seed_centres(x, k, rng, chunk):
     """k-means++: each new centre drawn with probability ∝ its squared distance d² to the
     centres so far."""
+    xp = get_array_module(x)
     centres = x[[int(rng.integers(len(x)))]]
     sq_dist = _nearest(x, centres, chunk)[1]
     for _ in range(1, k):
@@ -55,8 +56,8 @@ def _seed_centres(x, k, rng, chunk):
         total = p.sum()
         index = int(rng.choice(len(x), p=p / total)) if total > 0 else int(rng.integers(len(x)))
         new = x[[index]]
-        centres = get_array_module(x).concatenate([centres, new])
-        sq_dist = get_array_module(x).minimum(sq_dist, _nearest(x, new, chunk)[1])
+        centres = xp.concatenate([centres, new])
+        sq_dist = xp.minimum(sq_dist, _nearest(x, new, chunk)[1])
     return centres
 
 

@@ -93,7 +93,7 @@ class CGANDiscriminator(nn.Module):
     def forward(self, x, labels):
         n, _, h, w = x.shape
         _labels_like(labels, n)
-        first, rest = self.trunk.net[0], self.trunk.net[1:]
+        first, *rest = self.trunk.net
         weight, width, c = first.weight, first.out_channels, self.num_classes
         image_part = F.conv2d(x, weight[:, :1], first.bias, first.stride, first.padding)
         # M: the C classes' kernels as C·width output channels over one all-ones plane
@@ -102,7 +102,10 @@ class CGANDiscriminator(nn.Module):
         class_maps = F.conv2d(ones_plane, class_kernels, None, first.stride, first.padding)
         class_maps = class_maps.reshape(c, -1)                              # row k: M[k], flattened
         label_part = F.embedding(labels, class_maps).reshape(image_part.shape)
-        return self.out(rest(image_part + label_part))
+        h = image_part + label_part
+        for layer in rest:
+            h = layer(h)
+        return self.out(h)
 
 
 class ACGANDiscriminator(nn.Module):
