@@ -31,6 +31,10 @@ against the MNIST reference features; conditional accuracy and per-class FID for
 cgan/acgan; for infogan, the code → digit matching and the share of samples that
 are their code's digit; for clustered, the clusters' purity against the labels,
 which are used for nothing else), config.json, checkpoint.npz (--resume).
+
+FID on 10,000 samples moves between draws of the same G; to see by how much,
+rerun a finished run on a copy of its folder with --epochs E --resume and a few
+--sample-seed values (the evaluation's own seed for z and c).
 """
 import os
 import sys
@@ -93,6 +97,10 @@ def add_flags(parser):
     parser.add_argument("--clusters", type=int, default=50,
                         help="clustered: K, the number of k-means clusters of the training pixels")
     parser.add_argument("--fid-n", type=int, default=10_000)
+    parser.add_argument("--sample-seed", type=int, default=None,
+                        help="seed the evaluation's draws (z, and c for the coded models) on their "
+                             "own; rerun a finished run with --resume and a few seeds to see how "
+                             "much FID moves between draws of the same G (default: the training RNG)")
 
 
 def build(arch, latent_dim, minibatch_std=0, spectral_norm=False, num_clusters=50):
@@ -268,11 +276,14 @@ def main(argv=None):
     sampler.eval()
     # conditional models: an equal number of samples of each requested digit; infogan: codes
     # drawn from their uniform prior, as the model's own sampling does
+    label_seed = args.seed if args.sample_seed is None else args.sample_seed
+    if args.sample_seed is not None:
+        tg.manual_seed(args.sample_seed)
     sample_labels = np.repeat(np.arange(10), -(-args.fid_n // 10))[:args.fid_n] if conditional else None
     if not conditional and takes_code:
-        sample_labels = np.random.default_rng(args.seed).integers(0, 10, args.fid_n)
+        sample_labels = np.random.default_rng(label_seed).integers(0, 10, args.fid_n)
     if clustered:       # c ~ Categorical(π): the mixture the model stands for
-        sample_labels = np.random.default_rng(args.seed).choice(args.clusters, args.fid_n, p=cluster_probs)
+        sample_labels = np.random.default_rng(label_seed).choice(args.clusters, args.fid_n, p=cluster_probs)
     chunks = []
     with tg.no_grad():
         for s in range(0, args.fid_n, 500):
@@ -288,7 +299,7 @@ def main(argv=None):
         run.save_samples(samples[:max(args.num_samples, 64)], title=f"{args.arch} samples")
     metrics = evaluate_samples(samples, sample_labels if conditional else None, "mnist", args.fid_n)
     metrics.update({"arch": args.arch, "epochs": args.epochs, "ema": args.ema,
-                    "sampled_from": "EMA of G's weights" if ema else "G"})
+                    "sampled_from": "EMA of G's weights" if ema else "G", "sample_seed": args.sample_seed})
     if clustered:       # how well k-means found the digits: each cluster's majority-label share
         per_cluster = np.bincount(labels * 10 + true_labels, minlength=args.clusters * 10)
         majority = per_cluster.reshape(args.clusters, 10).max(1).sum()

@@ -108,6 +108,15 @@ def test_gan_quick(arch, tmp_path, monkeypatch):
         example.main(["--arch", arch, "--quick", "--limit", "256", "--out", str(tmp_path), *extra,
                       "--epochs", "2", "--resume"])
         np.testing.assert_array_equal(tg.load(tmp_path / "checkpoint.npz")["extra"]["clusters"], clusters)
+        # --sample-seed: the evaluation's own draws, repeatable, and different for another seed
+        draws = []
+        for seed in (1, 1, 2):
+            again = example.main(["--arch", arch, "--quick", "--limit", "256", "--out", str(tmp_path), *extra,
+                                  "--epochs", "2", "--resume", "--sample-seed", str(seed)])
+            draws.append(np.load(tmp_path / "samples.npz")["images"])
+        assert again["sample_seed"] == 2
+        np.testing.assert_array_equal(draws[0], draws[1])
+        assert not np.array_equal(draws[0], draws[2])
 
 
 def test_pixelcnn_quick(tmp_path):
