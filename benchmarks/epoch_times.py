@@ -49,14 +49,14 @@ def vae_step(conditional, batch=128):
     return step, batch
 
 
-def gan_step(arch, batch=64):
-    G, D = gan_mnist.build(arch, 100)
+def gan_step(arch, batch=64, spectral_norm=False, num_clusters=50):
+    G, D = gan_mnist.build(arch, 100, spectral_norm=spectral_norm, num_clusters=num_clusters)
     spec = gan_mnist.ARCHS[arch]
     opt_g = optim.Adam(G.parameters(), lr=2e-4, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=2e-4, betas=spec["betas"])
     real = tg.rand(batch, 1, 28, 28) * 2 - 1
     conditional = spec.get("conditional", False) or spec.get("clustered", False)
-    num_classes = 50 if spec.get("clustered") else 10       # gan_mnist.py's default --clusters
+    num_classes = num_clusters if spec.get("clustered") else 10
     every_g = GAN_ARGS.n_critic if arch == "wgan-gp" else 1
     counter = [0]
 
@@ -121,6 +121,8 @@ CASES = {
     "vae": lambda: vae_step(False), "cvae": lambda: vae_step(True),
     **{arch: (lambda arch=arch: gan_step(arch)) for arch in ("mlp", "seed", "dcgan", "cgan", "acgan", "wgan-gp",
                                                                "clustered")},
+    "dcgan-sn": lambda: gan_step("dcgan", spectral_norm=True),      # --spectral-norm
+    "clustered200": lambda: gan_step("clustered", num_clusters=200),  # --clusters 200 (50: the default)
     # the other families, with their examples' default sizes and batches
     "pixelcnn": lambda: loss_step(PixelCNN(), binary(64)),
     "vqvae": lambda: loss_step(VQVAE(), binary(128), lambda m, x: m.loss(x)[0]),
