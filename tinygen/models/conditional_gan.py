@@ -102,10 +102,10 @@ class CGANDiscriminator(nn.Module):
         class_maps = F.conv2d(ones_plane, class_kernels, None, first.stride, first.padding)
         class_maps = class_maps.reshape(c, -1)                              # row k: M[k], flattened
         label_part = F.embedding(labels, class_maps).reshape(image_part.shape)
-        h = image_part + label_part
+        features = image_part + label_part
         for layer in rest:
-            h = layer(h)
-        return self.out(h)
+            features = layer(features)
+        return self.out(features)
 
 
 class ACGANDiscriminator(nn.Module):
