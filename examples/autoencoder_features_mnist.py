@@ -26,7 +26,7 @@ from tinygen.models import Autoencoder
 
 
 def add_flags(parser):
-    parser.add_argument("--code-dim", type=int, default=32)
+    parser.add_argument("--code-dim", type=int, default=32, help="size of the code the encoder makes")
     parser.add_argument("--noise", type=float, default=0.0,
                         help="masking noise: zero each input pixel with this probability (denoising AE)")
     parser.add_argument("--probe-epochs", type=int, default=30, help="epochs of each linear probe")
@@ -122,4 +122,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    experiment.cli(main)

@@ -19,7 +19,8 @@ from tinygen.models import SmallCNN
 
 
 def add_flags(parser):
-    parser.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist")
+    parser.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist",
+                        help="train on MNIST or Fashion-MNIST")
     parser.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test images")
 
 
@@ -96,4 +97,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    experiment.cli(main)

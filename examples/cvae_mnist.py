@@ -20,6 +20,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 
 import vae_mnist  # noqa: E402
+from tinygen import experiment  # noqa: E402
 
 
 def main(argv=None):
@@ -28,4 +29,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    experiment.cli(main)

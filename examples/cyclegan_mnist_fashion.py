@@ -32,12 +32,13 @@ from tinygen.models.cyclegan import ImagePool
 
 
 def add_flags(parser):
-    parser.add_argument("--gen-width", type=int, default=32)
+    parser.add_argument("--gen-width", type=int, default=32, help="channels of the generators' first layer")
     parser.add_argument("--blocks", type=int, default=3, help="residual blocks at 7×7 (the paper: 6 at 128 px)")
-    parser.add_argument("--disc-width", type=int, default=64)
-    parser.add_argument("--lambda-cycle", type=float, default=10.0)
+    parser.add_argument("--disc-width", type=int, default=64, help="channels of the discriminators' first layer")
+    parser.add_argument("--lambda-cycle", type=float, default=10.0, help="weight λ_cyc of the cycle loss")
     parser.add_argument("--lambda-identity", type=float, default=0.5, help="as a fraction of λ_cyc")
-    parser.add_argument("--pool-size", type=int, default=50)
+    parser.add_argument("--pool-size", type=int, default=50,
+                        help="past fakes kept to train the discriminators on (Shrivastava et al.)")
     parser.add_argument("--eval-n", type=int, default=10_000, help="test images per domain")
 
 
@@ -131,4 +132,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    experiment.cli(main)

@@ -29,9 +29,9 @@ def add_flags(parser):
     parser.add_argument("--channels", type=int, default=32, help="U-Net channels at 28×28 (twice that below)")
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average")
     parser.add_argument("--sample-steps", type=int, default=1000, help="reverse steps per sample")
-    parser.add_argument("--grad-clip", type=float, default=1.0)
+    parser.add_argument("--grad-clip", type=float, default=1.0, help="clip the global gradient norm")
     parser.add_argument("--eval-n", type=int, default=10_000, help="test images for the test loss")
-    parser.add_argument("--eval-seed", type=int, default=1234)
+    parser.add_argument("--eval-seed", type=int, default=1234, help="seed of the test loss's noise and timesteps")
     parser.add_argument("--fid-n", type=int, default=10_000, help="samples for FID and friends")
 
 
@@ -127,4 +127,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    experiment.cli(main)

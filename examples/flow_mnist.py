@@ -28,7 +28,7 @@ from tinygen.models import Glow, RealNVP
 
 
 def add_flags(parser):
-    parser.add_argument("--arch", choices=["glow", "realnvp"], default="glow")
+    parser.add_argument("--arch", choices=["glow", "realnvp"], default="glow", help="which flow to train")
     parser.add_argument("--hidden", type=int, default=64, help="channels of each coupling network")
     parser.add_argument("--levels", type=int, default=2, help="Glow levels / RealNVP scales")
     parser.add_argument("--steps", type=int, default=8, help="Glow: flow steps per level")
@@ -131,4 +131,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    experiment.cli(main)

@@ -69,14 +69,14 @@ ARCHS = {
 
 
 def add_flags(parser):
-    parser.add_argument("--arch", choices=sorted(ARCHS), default="dcgan")
-    parser.add_argument("--latent-dim", type=int, default=100)
+    parser.add_argument("--arch", choices=sorted(ARCHS), default="dcgan", help="which GAN to train")
+    parser.add_argument("--latent-dim", type=int, default=100, help="size of the noise z")
     parser.add_argument("--label-smoothing", type=float, default=0.0,
                         help="one-sided: real targets become 1 - s (not for wgan-gp)")
     parser.add_argument("--saturating", action="store_true",
                         help="use the original minimax G loss log(1 - D(G(z))) instead of -log D(G(z))")
     parser.add_argument("--n-critic", type=int, default=5, help="critic steps per G step (wgan-gp)")
-    parser.add_argument("--gp-weight", type=float, default=10.0)
+    parser.add_argument("--gp-weight", type=float, default=10.0, help="weight λ of the gradient penalty (wgan-gp)")
     parser.add_argument("--ema", type=float, default=0.0,
                         help="decay of an exponential moving average of G's weights, used for the "
                              "grids and metrics (0: off, the plain G; 0.999 is usual)")
@@ -96,7 +96,7 @@ def add_flags(parser):
                         help="infogan: λ, the weight of the mutual-information term")
     parser.add_argument("--clusters", type=int, default=50,
                         help="clustered: K, the number of k-means clusters of the training pixels")
-    parser.add_argument("--fid-n", type=int, default=10_000)
+    parser.add_argument("--fid-n", type=int, default=10_000, help="samples for FID and friends")
     parser.add_argument("--sample-seed", type=int, default=None,
                         help="seed the evaluation's draws (z, and c for the coded models) on their "
                              "own; rerun a finished run with --resume and a few seeds to see how "
@@ -202,7 +202,8 @@ def main(argv=None):
     fixed_labels = tg.tensor(np.repeat(np.arange(10), 10), dtype="int64") if takes_code else None
     state = run.resume(models, {"G": opt_g, "D": opt_d})
     start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
-    frames = list(state["extra"].get("frames", [])) if state else []
+    # the epoch grids' file names, relative to the run folder (older checkpoints kept paths)
+    frames = [os.path.basename(f) for f in state["extra"].get("frames", [])] if state else []
     epoch, batch = start_epoch, skip
     clusters = state["extra"].get("clusters") if state else None
     if clustered:       # the cluster ids take the labels' place; the labels only score the clusters
@@ -264,11 +265,11 @@ def main(argv=None):
                 grid = to_unit(generate(sampler, fixed_noise, fixed_labels), spec["pixels"])
             G.train()
             viz.save_image_grid(grid, run.path(f"epoch_{epoch:03d}.png"), nrow=grid_rows, title=f"epoch {epoch}")
-            frames.append(run.path(f"epoch_{epoch:03d}.png"))
+            frames.append(f"epoch_{epoch:03d}.png")
             save()
 
     wgan = args.arch == "wgan-gp"
-    viz.save_gif(frames, run.path("progress.gif"))
+    viz.save_gif([run.path(f) for f in frames], run.path("progress.gif"))
     run.plot_history("losses.png", keys=("d_loss", "g_loss"), title=f"{args.arch}: D and G losses")
     run.plot_history("dx.png", keys=("d_real", "d_fake"),
                      title=f"{args.arch}: " + ("critic scores" if wgan else "D(x) and D(G(z))"))
@@ -314,4 +315,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    experiment.cli(main)

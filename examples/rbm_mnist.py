@@ -35,10 +35,10 @@ def add_flags(parser):
     parser.add_argument("--hidden", default="500", help="hidden sizes, comma-separated (two or more: a DBN)")
     parser.add_argument("--cd-steps", type=int, default=1, help="k of CD-k")
     parser.add_argument("--pcd", action="store_true", help="persistent chains instead of restarting at the data")
-    parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--weight-decay", type=float, default=2e-4)
-    parser.add_argument("--ais-chains", type=int, default=100)
-    parser.add_argument("--ais-betas", type=int, default=10_000)
+    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    parser.add_argument("--weight-decay", type=float, default=2e-4, help="L2 weight decay of the weights")
+    parser.add_argument("--ais-chains", type=int, default=100, help="AIS runs for log Z")
+    parser.add_argument("--ais-betas", type=int, default=10_000, help="intermediate temperatures per AIS run")
     parser.add_argument("--gibbs-steps", type=int, default=1000, help="Gibbs sweeps per sample")
     parser.add_argument("--eval-n", type=int, default=10_000, help="test images for the NLL")
     parser.add_argument("--eval-seed", type=int, default=1234, help="seed of the test binarization")
@@ -173,4 +173,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    experiment.cli(main)

@@ -28,7 +28,7 @@ from tinygen.models import VAE, ClassConditionalMixture, GaussianMixture
 
 
 def add_flags(parser):
-    parser.add_argument("--latent-dim", type=int, default=16)
+    parser.add_argument("--latent-dim", type=int, default=16, help="size of the latent z")
     parser.add_argument("--loss", choices=["elbo", "seed"], default="elbo",
                         help="elbo: sums over pixels and latents (a bound); seed: seed 004's means")
     parser.add_argument("--conditional", action="store_true", help="train the conditional VAE")
@@ -36,7 +36,7 @@ def add_flags(parser):
                         help="p(z): N(0, I), or for the CVAE a learned N(m_y, s_y²) per class "
                              "(default: standard for the VAE, class for the CVAE)")
     parser.add_argument("--beta-start", type=float, default=1.0,
-                        help="KL weight β at the first step, decaying linearly to 1 over --beta-steps "
+                        help="KL weight β at the first step, decaying linearly to 1 over --beta-epochs "
                              "(β > 1 first starves z, so a CVAE's decoder learns to use the label)")
     parser.add_argument("--beta-epochs", type=float, default=0.0,
                         help="epochs over which β goes from --beta-start to 1 (then the plain ELBO)")
@@ -269,4 +269,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    experiment.cli(main)

@@ -38,9 +38,9 @@ def add_flags(parser):
                         help="codebook entries as running means with this decay; 0: trained by "
                              "the codebook loss instead")
     parser.add_argument("--prior-epochs", type=int, default=10, help="epochs of the PixelCNN prior")
-    parser.add_argument("--prior-lr", type=float, default=1e-3)
-    parser.add_argument("--prior-hidden", type=int, default=32)
-    parser.add_argument("--prior-blocks", type=int, default=5)
+    parser.add_argument("--prior-lr", type=float, default=1e-3, help="learning rate of the prior")
+    parser.add_argument("--prior-hidden", type=int, default=32, help="channels h of the prior's PixelCNN")
+    parser.add_argument("--prior-blocks", type=int, default=5, help="residual blocks of the prior's PixelCNN")
     parser.add_argument("--eval-n", type=int, default=10_000, help="test images for the NLL bound")
     parser.add_argument("--eval-seed", type=int, default=1234, help="seed of the test binarization")
     parser.add_argument("--fid-n", type=int, default=10_000, help="samples for FID and friends")
@@ -189,4 +189,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    experiment.cli(main)

@@ -193,7 +193,22 @@ def test_ddpm_quick(tmp_path):
         assert (tmp_path / name).exists(), name
 
 
-def test_cyclegan_quick(tmp_path):
+def fashion_stand_in(monkeypatch):
+    """Fashion-MNIST comes from Debian's dataset-fashion-mnist, which a fresh machine lacks;
+    the CycleGAN run here takes a stand-in B domain of the same form instead: MNIST digits
+    transposed and inverted, with their labels. (The Fashion loader itself is tested on
+    generated IDX files in test_data.py.)"""
+    import tinygen.data.mnist as mnist_module
+
+    def load_fashion_mnist(split="train", root=None):
+        images, labels = mnist_module.load_mnist(split, root)
+        return np.ascontiguousarray(255 - images.transpose(0, 2, 1)), labels
+    monkeypatch.setattr(mnist_module, "load_fashion_mnist", load_fashion_mnist)
+    monkeypatch.setattr(tg.data, "load_fashion_mnist", load_fashion_mnist)
+
+
+def test_cyclegan_quick(tmp_path, monkeypatch):
+    fashion_stand_in(monkeypatch)
     example = load_example("cyclegan_mnist_fashion")
     metrics = example.main(["--quick", "--out", str(tmp_path)])
     assert metrics["eval_n"] == 100 and 0 <= metrics["cycle_l1_ABA"] <= 2 and 0 <= metrics["cycle_l1_BAB"] <= 2

@@ -19,7 +19,9 @@ samples.png, samples.npz, losses.png, metrics.json.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
+import math
 import os
 import signal
 import sys
@@ -30,49 +32,170 @@ import numpy as np
 from .host_allocator import tune_host_allocator
 from . import backend as _backend
 from . import random as _random
+from .autograd import grad_mode
 from .serialization import CheckpointError, atomic_savez, load, save
+
+
+# Flags that may differ between a run and its --resume: how long to train, where the
+# arrays live, the learning rates (a new one on resume is a deliberate choice, as when
+# fine-tuning in PyTorch), and how the finished model is evaluated. Every other flag
+# shapes the model or the data order, is recorded in the checkpoint, and must match.
+RUN_CONTROL_FLAGS = frozenset({"epochs", "prior_epochs", "backend", "out", "resume", "overwrite",
+                               "quick", "detect_anomaly", "num_samples", "lr", "g_lr", "prior_lr"})
+EVALUATION_FLAGS = frozenset({"fid_n", "iwae_k", "iwae_n", "eval_n", "eval_seed", "nll_n", "test_limit",
+                              "sample_seed", "expost_components", "ais_chains", "ais_betas",
+                              "gibbs_steps", "sample_steps", "temperature", "probe_epochs"})
+# the fewest samples every sample metric can be computed on (precision/recall: k + 1 = 4)
+MIN_METRIC_SAMPLES = 4
+# integer flags that count something and mean nothing below 1
+COUNT_FLAGS = ("iwae_k", "iwae_n", "eval_n", "nll_n", "test_limit", "prior_epochs", "probe_epochs",
+               "ais_chains", "ais_betas", "gibbs_steps", "sample_steps", "n_critic", "g_steps",
+               "clusters", "blocks", "hidden", "latent_dim", "channels", "code_dim", "num_codes",
+               "steps", "levels", "gen_width", "disc_width", "prior_hidden", "prior_blocks")
+
+
+class UsageError(SystemExit):
+    """An everyday mistake in a run's settings or folder: one line on stderr, exit status 2."""
+
+    def __init__(self, name, message):
+        print(f"[{name}] error: {message}", file=sys.stderr, flush=True)
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self):
+        return self.message
 
 
 def parse_args(description, argv=None, quick=None, extra=None, **defaults):
     """The shared flags, with this example's defaults; ``extra(parser)`` adds its own flags.
 
     ``--quick`` replaces the defaults by ``quick`` (a tiny run for tests and smoke checks),
-    except for flags given explicitly on the command line.
+    except for flags given explicitly on the command line (abbreviated or not). Counts
+    that cannot work (``--epochs 0``, ``--limit`` below ``--batch-size``, fewer samples
+    than a metric needs) stop here, before any work, as argparse errors do.
     """
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--backend", choices=_backend.BACKENDS, default="numpy",
                         help="array backend: numpy (CPU) or cupy (GPU)")
-    parser.add_argument("--epochs", type=int, default=defaults.get("epochs", 10))
-    parser.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 128))
-    parser.add_argument("--lr", type=float, default=defaults.get("lr", 1e-3))
-    parser.add_argument("--seed", type=int, default=defaults.get("seed", 0))
+    parser.add_argument("--epochs", type=int, default=defaults.get("epochs", 10),
+                        help="train until this many epochs are done (with --resume: in all)")
+    parser.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 128),
+                        help="training images per step")
+    parser.add_argument("--lr", type=float, default=defaults.get("lr", 1e-3),
+                        help="learning rate" + (" (default: the model's own)" if "lr" in defaults
+                                                and defaults["lr"] is None else ""))
+    parser.add_argument("--seed", type=int, default=defaults.get("seed", 0),
+                        help="seeds the weights, the data order and every random draw")
     parser.add_argument("--out", default=None, help="output folder (default runs/<example>)")
     parser.add_argument("--resume", action="store_true", help="continue from checkpoint.npz in --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh in an --out that already holds a run (its checkpoint "
+                             "is deleted)")
     parser.add_argument("--limit", type=int, default=defaults.get("limit"),
                         help="train on the first N training images only")
     parser.add_argument("--num-samples", type=int, default=defaults.get("num_samples", 64),
                         help="how many samples to draw for samples.png/npz")
+    parser.add_argument("--detect-anomaly", action="store_true",
+                        help="check every op for NaN/Inf and name the first that makes one (slow)")
     parser.add_argument("--quick", action="store_true",
-                        help="a tiny setting that finishes in under a minute on 2 CPU cores")
+                        help="a tiny setting that finishes in about a minute on 2 CPU cores")
     if extra is not None:
         extra(parser)
     args = parser.parse_args(argv)
     if args.quick and quick:
-        given = {a.split("=")[0].lstrip("-").replace("-", "_") for a in (argv or sys.argv[1:])
-                 if a.startswith("--")}
+        given = _flags_given(parser, argv)
         for key, value in quick.items():
             if key not in given:
                 setattr(args, key, value)
+    _check_counts(parser, args)
     return args
 
 
+def cli(main):
+    """Run an example's ``main()`` as a command: the everyday failures (a missing dataset, an
+    unreadable checkpoint, samples the metrics refuse, a NaN found by --detect-anomaly)
+    print one line instead of a traceback. Tests call ``main`` directly and see the error."""
+    from .data import DatasetNotFoundError
+    from .metrics.report import SampleError
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    try:
+        main()
+    except (DatasetNotFoundError, CheckpointError, SampleError) as exc:
+        print(f"[{name}] error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    except FloatingPointError as exc:       # detect_anomaly named the op
+        print(f"[{name}] error: {exc}; the last good checkpoint is kept", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
+def _flags_given(parser, argv):
+    """The destinations the command line set itself: parse again with every default
+    suppressed, so that abbreviations (``--lat 2``) and ``--flag=value`` count too."""
+    saved = {a.dest: a.default for a in parser._actions}
+    try:
+        for action in parser._actions:
+            action.default = argparse.SUPPRESS
+        return set(vars(parser.parse_args(argv)))
+    finally:
+        for action in parser._actions:
+            action.default = saved[action.dest]
+
+
+def _check_counts(parser, args):
+    def at_least(name, minimum, why=""):
+        value = getattr(args, name, None)
+        if value is not None and value < minimum:
+            parser.error(f"--{name.replace('_', '-')} must be at least {minimum}{why}, not {value}")
+
+    at_least("epochs", 1)
+    at_least("batch_size", 1)
+    at_least("num_samples", 1)
+    if args.limit is not None:
+        at_least("limit", max(args.batch_size, 1),
+                 f" (the batch size: fewer images would make no training step)")
+    at_least("fid_n", MIN_METRIC_SAMPLES, " (precision/recall need k + 1 = 4 samples)")
+    for name in COUNT_FLAGS:
+        if type(getattr(args, name, None)) is int:
+            at_least(name, 1)
+
+
+def remove_stale_temporaries(path):
+    """Delete ``path``'s leftover temporaries (``checkpoint.npz.*.tmp``) from a save that was
+    killed before its rename; a save that is running elsewhere would not share the folder."""
+    for stale in glob.glob(glob.escape(path) + ".*.tmp"):
+        try:
+            os.remove(stale)
+        except FileNotFoundError:
+            pass
+
+
+def _show(value):
+    return "(not given)" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def shaping_config(config):
+    """The part of a run's config that must match on --resume."""
+    return {k: v for k, v in config.items()
+            if k not in RUN_CONTROL_FLAGS and k not in EVALUATION_FLAGS and not k.startswith("_")}
+
+
 class Run:
-    """The output folder, config, progress bars, history and checkpoints of one example run."""
+    """The output folder, config, progress bars, history and checkpoints of one example run.
+
+    Opening a run checks its folder before any work: an ``--out`` that holds a checkpoint
+    is refused unless ``--resume`` (whose checkpoint must come from the same example with
+    the same shaping flags) or ``--overwrite`` is given. ``config.json`` is written after
+    that check, so a refused command changes nothing.
+    """
 
     def __init__(self, name, args):
         self.name, self.args = name, args
         self.out = args.out or os.path.join("runs", name)
+        self.checkpoint_path = os.path.join(self.out, "checkpoint.npz")
+        self.config = {k: v for k, v in sorted(vars(args).items())}
+        self.config["example"] = name
+        self._state = self._check_folder()
         os.makedirs(self.out, exist_ok=True)
         _backend.use_backend(args.backend)
         _random.manual_seed(args.seed)
@@ -82,13 +205,42 @@ class Run:
         self._running = {}
         self._rng_before_batch = None
         self._stop_requested = False
-        self.config = {k: v for k, v in sorted(vars(args).items())}
-        self.config["example"] = name
         print(f"[{name}] config: {json.dumps(self.config, sort_keys=True)}", flush=True)
         with open(os.path.join(self.out, "config.json"), "w") as f:
             json.dump(self.config, f, indent=2, sort_keys=True)
-        self.checkpoint_path = os.path.join(self.out, "checkpoint.npz")
         self.started = time.time()
+
+    def _check_folder(self):
+        """None, or the checkpoint's state when --resume will continue it."""
+        if not os.path.exists(self.checkpoint_path):
+            return None
+        args = self.args
+        if getattr(args, "overwrite", False) and not args.resume:
+            os.remove(self.checkpoint_path)
+            return None
+        if not args.resume:
+            raise UsageError(self.name, f"{self.out} already holds a run (checkpoint.npz); continue it "
+                                        f"with --resume, or start afresh with --overwrite or another --out")
+        try:
+            state = load(self.checkpoint_path)
+        except CheckpointError as exc:
+            raise UsageError(self.name, f"cannot resume: {exc}") from exc
+        saved = state.get("config")
+        if saved is None:            # a checkpoint from before configs were recorded
+            return state
+        if saved.get("example") != self.name:
+            raise UsageError(self.name, f"cannot resume: {self.checkpoint_path} is a run of "
+                                        f"{saved.get('example')}, not {self.name}; use another --out")
+        # flags that exist on both sides: a flag added to an example later, whose default
+        # keeps the old behaviour, does not block resuming an older run
+        theirs, mine = shaping_config(saved), shaping_config(self.config)
+        changed = [k for k in sorted(set(theirs) & set(mine)) if k != "example" and theirs[k] != mine[k]]
+        if changed:
+            what = ", ".join(f"--{k.replace('_', '-')} {_show(theirs[k])} in the checkpoint, "
+                             f"{_show(mine[k])} now" for k in changed)
+            raise UsageError(self.name, f"cannot resume {self.out}: {what}; resume with the "
+                                        f"checkpoint's values, or use another --out")
+        return state
 
     def path(self, filename):
         return os.path.join(self.out, filename)
@@ -102,6 +254,7 @@ class Run:
         bar = tqdm(loader, total=len(loader) - getattr(loader, "skip_batches", 0),
                    desc=f"epoch {epoch + 1}/{total_epochs}", leave=True, dynamic_ncols=True,
                    mininterval=0.5, file=sys.stderr)
+        self._bar = bar
         start, seen = time.time(), 0
         batches = iter(bar)
         while True:
@@ -129,9 +282,23 @@ class Run:
         """
         for key, value in values.items():
             value = float(value.item() if hasattr(value, "item") else value)
+            if not math.isfinite(value):
+                self._stop_non_finite(key, value)
             s, n = self._running.get(key, (0.0, 0))
             self._running[key] = (s + value, n + 1)
             self.history.setdefault(key, []).append((self.step, value))
+
+    def _stop_non_finite(self, key, value):
+        """A NaN/Inf loss: stop now, keep the last good checkpoint, say where to look."""
+        kept = (f"the last good checkpoint ({self.checkpoint_path}) is kept"
+                if os.path.exists(self.checkpoint_path) else "no checkpoint was written yet")
+        if getattr(self, "_bar", None) is not None:
+            self._bar.close()           # so that the message is the last line, not the bar
+        hint = ("the op that made it is named above" if grad_mode.state.anomaly else
+                "rerun with --detect-anomaly to name the op that made it; a smaller --lr often helps")
+        print(f"[{self.name}] error: the training loss term '{key}' is {value} at step {self.step}; "
+              f"{kept}; {hint}", file=sys.stderr, flush=True)
+        raise SystemExit(1)
 
     def epoch_means(self):
         return {k: s / max(n, 1) for k, (s, n) in self._running.items()}
@@ -146,21 +313,20 @@ class Run:
             "rng": self._rng_before_batch or _random.get_rng_state(),
             "history": {k: [list(p) for p in v] for k, v in self.history.items()},
             "extra": extra or {},
+            "config": self.config,
         }
+        remove_stale_temporaries(self.checkpoint_path)
         save(state, self.checkpoint_path)
 
     def resume(self, models=None, optimizers=None):
         """With --resume, load checkpoint.npz into the models/optimizers and return its state."""
         if not self.args.resume:
             return None
-        if not os.path.exists(self.checkpoint_path):
+        state, self._state = self._state, None     # read and checked when the run was opened
+        if state is None:
             print(f"[{self.name}] --resume: no checkpoint at {self.checkpoint_path}; starting fresh",
                   flush=True)
             return None
-        try:
-            state = load(self.checkpoint_path)
-        except CheckpointError as exc:
-            raise SystemExit(f"[{self.name}] cannot resume: {exc}") from exc
         for key, model in (models or {}).items():
             model.load_state_dict(state["models"][key])
         for key, opt in (optimizers or {}).items():
@@ -192,9 +358,13 @@ class Run:
             def __enter__(self):
                 run._stop_requested = False
                 self.previous = signal.signal(signal.SIGINT, request_stop)
+                # --detect-anomaly: every op of the training steps checks for NaN/Inf
+                self.anomaly = grad_mode.state.anomaly
+                grad_mode.state.anomaly = self.anomaly or getattr(run.args, "detect_anomaly", False)
                 return self
 
             def __exit__(self, kind, exc, tb):
+                grad_mode.state.anomaly = self.anomaly
                 signal.signal(signal.SIGINT, self.previous)
                 if kind is KeyboardInterrupt:
                     signal.signal(signal.SIGINT, signal.SIG_IGN)   # let the save finish
@@ -205,8 +375,17 @@ class Run:
                     print(f"\n[{run.name}] interrupted: checkpoint saved to {run.checkpoint_path}; "
                           f"continue with --resume", flush=True)
                     raise SystemExit(130)
+                if kind is None:       # training is done: a Ctrl-C from here on hits evaluation
+                    signal.signal(signal.SIGINT, run._interrupt_during_evaluation)
                 return False
         return Guard()
+
+    def _interrupt_during_evaluation(self, signum, frame):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print(f"\n[{self.name}] interrupted during evaluation: the trained checkpoint "
+              f"{self.checkpoint_path} is safe; run the same command with --resume to redo only "
+              f"the evaluation", file=sys.stderr, flush=True)
+        raise SystemExit(130)
 
     # -- results -------------------------------------------------------------------
     def save_samples(self, images, labels=None, nrow=8, title=None):
@@ -235,5 +414,7 @@ class Run:
         return path
 
     def finish(self):
+        if signal.getsignal(signal.SIGINT) == self._interrupt_during_evaluation:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         print(f"[{self.name}] done in {time.time() - self.started:.0f} s; files in "
               f"{os.path.abspath(self.out)}", flush=True)

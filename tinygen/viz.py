@@ -63,6 +63,7 @@ def plot_losses(history, path, title="training", xlabel="step"):
     """history: {name: [values...]} (or {name: [(x, value), ...]}); one line per name."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
+    drawn = 0
     for name, values in history.items():
         values = list(values)
         if not values:
@@ -71,11 +72,17 @@ def plot_losses(history, path, title="training", xlabel="step"):
             xs, ys = zip(*values)
         else:
             xs, ys = range(len(values)), values
-        ax.plot(xs, ys, label=name, linewidth=1)
+        # a short run logs a few points: a line through them alone would be near-invisible
+        ax.plot(xs, ys, label=name, linewidth=1, marker="o" if len(ys) <= 30 else None, markersize=4)
+        drawn += 1
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    if drawn:
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no values were logged (the run was too short)", ha="center",
+                va="center", transform=ax.transAxes)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -162,12 +162,22 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
 
 def _add_to_leaf(leaf, g, create_graph):
     from .tensor import Tensor
+    g = _in_dtype_of(leaf, g)
     if not create_graph:
         g = Tensor._make(g.data, None, 0)   # a plain array: no graph hangs on .grad
     if leaf.grad is None:
         leaf.grad = g
     else:
         leaf.grad = leaf.grad + g
+
+
+def _in_dtype_of(x, g):
+    """A gradient comes back in its input's dtype, as in PyTorch: a float32 leaf that met
+    a float64 tensor still gets a float32 ``.grad``."""
+    if g.dtype == x.dtype:
+        return g
+    from .ops.math import cast
+    return cast(g, x.dtype)
 
 
 def _fill_retained(retained, grads, create_graph):
@@ -267,6 +277,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if g is None and not allow_unused:
             raise RuntimeError(f"input {k} of autograd.grad was not used to compute the outputs; "
                                f"pass allow_unused=True if that is expected")
-        if g is not None and not create_graph:
-            grads[k] = g.detach()
+        if g is not None:
+            g = _in_dtype_of(inputs[k], g)
+            grads[k] = g if create_graph else g.detach()
     return tuple(grads)

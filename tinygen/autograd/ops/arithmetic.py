@@ -181,20 +181,39 @@ class MatMul(Function):
         return ga, gb
 
 
+def promote(a, b):
+    """PyTorch's type promotion for two tensors where NumPy's differs: an integer (or bool)
+    tensor meeting a float tensor takes the float's dtype (int64 + float32 -> float32,
+    where NumPy gives float64). Float meeting float keeps NumPy's rule (float32 + float64
+    -> float64). The integer side needs no gradient, so a plain cast does."""
+    ka, kb = a.dtype.kind, b.dtype.kind
+    if ka in "biu" and kb in "fc":
+        a = Tensor._make(a.data.astype(b.dtype), None, 0)
+    elif kb in "biu" and ka in "fc":
+        b = Tensor._make(b.data.astype(a.dtype), None, 0)
+    return a, b
+
+
 def add(a, b):
-    return Add()(a, lift(b, a))
+    return Add()(*promote(a, lift(b, a)))
 
 
 def sub(a, b):
-    return Sub()(a, lift(b, a))
+    return Sub()(*promote(a, lift(b, a)))
 
 
 def mul(a, b):
-    return Mul()(a, lift(b, a))
+    return Mul()(*promote(a, lift(b, a)))
 
 
 def div(a, b):
-    return Div()(a, lift(b, a))
+    """True division, as in PyTorch: two integer tensors give the default float dtype."""
+    a, b = promote(a, lift(b, a))
+    if a.dtype.kind in "biu" and b.dtype.kind in "biu":
+        from ..tensor import get_default_dtype
+        a = Tensor._make(a.data.astype(get_default_dtype()), None, 0)
+        b = Tensor._make(b.data.astype(get_default_dtype()), None, 0)
+    return Div()(a, b)
 
 
 def neg(x):
@@ -205,7 +224,7 @@ def pow(a, b):
     if isinstance(b, Tensor):
         if not isinstance(a, Tensor):
             a = lift(a, b)
-        return Pow()(a, b)
+        return Pow()(*promote(a, b))
     return PowScalar(b)(a)
 
 
@@ -223,7 +242,7 @@ def matmul(a, b):
     if a.shape[-1] != b.shape[-2]:
         raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
                            f"({a.shape[-1]} != {b.shape[-2]})")
-    y = MatMul()(a, b)
+    y = MatMul()(*promote(a, b))
     if squeeze_front or squeeze_back:
         shape = y.shape
         if squeeze_front and squeeze_back:

@@ -57,12 +57,27 @@ FORM_SWAP = True     # stride 1: run as the other form when its buffer is smalle
 IM2COL_BUDGET_BYTES = 256 << 20
 
 
+# the least value each geometry argument may take, as in PyTorch
+_MINIMUM = {"stride": 1, "dilation": 1, "padding": 0, "output_padding": 0}
+
+
 def _pair(v, name):
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
             raise ValueError(f"{name} must be an int or a pair, got {v}")
-        return (int(v[0]), int(v[1]))
-    return (int(v), int(v))
+        pair = (int(v[0]), int(v[1]))
+    else:
+        pair = (int(v), int(v))
+    least = _MINIMUM.get(name)
+    if least is not None and min(pair) < least:
+        raise ValueError(f"{name} must be at least {least} (got {v})")
+    return pair
+
+
+def _check_bias(bias, out_channels, op):
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise ValueError(f"{op}: bias must have shape ({out_channels},) for {out_channels} output "
+                         f"channels, not {tuple(bias.shape)}")
 
 
 def conv_output_size(size, kernel, stride, padding, dilation):
@@ -461,6 +476,8 @@ def _check_conv_args(x, weight, groups, transposed):
         raise ValueError(f"conv2d: input has {cin} channels but the weight (Cout, Cin/groups, "
                          f"kh, kw) = {tuple(weight.shape)} with groups={groups} expects "
                          f"{weight.shape[1] * groups}")
+    if groups < 1:
+        raise ValueError(f"groups must be at least 1, not {groups}")
     if cin % groups:
         raise ValueError(f"{cin} input channels are not divisible by groups={groups}")
 
@@ -496,6 +513,7 @@ def _swap_roles(weight):
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """PyTorch's F.conv2d. ``padding`` is an int, a pair, 'valid' or 'same' (stride 1)."""
     _check_conv_args(x, weight, groups, transposed=False)
+    _check_bias(bias, weight.shape[0], "conv2d")
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
     kh, kw = weight.shape[2:]
     if isinstance(padding, str):
@@ -533,6 +551,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     """PyTorch's F.conv_transpose2d; ``output_padding`` picks among the output sizes that a
     strided conv2d maps to the same input size (it must be < stride or < dilation)."""
     _check_conv_args(x, weight, groups, transposed=True)
+    _check_bias(bias, weight.shape[1] * groups, "conv_transpose2d")
     stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
     dilation, output_padding = _pair(dilation, "dilation"), _pair(output_padding, "output_padding")
     for op, s, d in zip(output_padding, stride, dilation):
