@@ -49,7 +49,7 @@ def probes(train_feats, y_train, test_feats, y_test, few, epochs):
 def main(argv=None):
     args = experiment.parse_args("Autoencoder features for MNIST classification", argv, extra=add_flags,
                                  epochs=10, batch_size=128, lr=1e-3,
-                                 quick=dict(epochs=1, limit=2048, probe_epochs=2))
+                                 quick=dict(epochs=1, limit=12800, probe_epochs=2))
     run = experiment.Run("autoencoder_features_mnist", args)
     images, labels = data.load_mnist("train")
     test_images, test_labels = data.load_mnist("test")

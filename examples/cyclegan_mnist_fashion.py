@@ -79,7 +79,7 @@ def evaluate(model, args, run):
 def main(argv=None):
     args = experiment.parse_args("CycleGAN: MNIST <-> Fashion-MNIST", argv, extra=add_flags,
                                  epochs=10, batch_size=32, lr=2e-4,
-                                 quick=dict(epochs=1, limit=64, gen_width=8, blocks=1, disc_width=8,
+                                 quick=dict(epochs=1, limit=640, gen_width=8, blocks=1, disc_width=8,
                                             eval_n=100, batch_size=16))
     run = experiment.Run("cyclegan_mnist_fashion", args)
     mnist, _ = data.load_mnist("train")

@@ -72,7 +72,7 @@ def denoising_strip(model, run, steps):
 
 def main(argv=None):
     args = experiment.parse_args("DDPM on MNIST", argv, extra=add_flags, epochs=20, batch_size=64, lr=2e-4,
-                                 quick=dict(epochs=1, limit=256, channels=8, sample_steps=10, eval_n=200,
+                                 quick=dict(epochs=1, limit=9600, channels=8, sample_steps=10, eval_n=200,
                                             fid_n=100, num_samples=16))
     run = experiment.Run("ddpm_mnist", args)
     images, labels = data.load_mnist("train")

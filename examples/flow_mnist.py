@@ -82,7 +82,7 @@ def sample_report(model, args, temperature, run, filename):
 def main(argv=None):
     args = experiment.parse_args("RealNVP / Glow on MNIST", argv, extra=add_flags,
                                  epochs=10, batch_size=64, lr=1e-3,
-                                 quick=dict(epochs=1, limit=512, hidden=8, steps=2, eval_n=200, fid_n=200,
+                                 quick=dict(epochs=1, limit=30000, hidden=8, steps=2, eval_n=200, fid_n=200,
                                             num_samples=16))
     run = experiment.Run(f"flow_{args.arch}_mnist", args)
     images, labels = data.load_mnist("train")

@@ -181,7 +181,7 @@ def to_unit(images, pixels):
 
 def main(argv=None):
     args = experiment.parse_args("GANs on MNIST", argv, extra=add_flags, epochs=20, batch_size=64,
-                                 lr=None, quick=dict(epochs=1, limit=1024, fid_n=500))
+                                 lr=None, quick=dict(epochs=1, limit=12800, fid_n=500))
     spec = ARCHS[args.arch]
     conditional = spec.get("conditional", False)      # G and D use the data's labels
     clustered = spec.get("clustered", False)          # G and D use the images' k-means clusters

@@ -74,7 +74,7 @@ def sample_quality(model, args, run):
 def main(argv=None):
     args = experiment.parse_args("PixelCNN on binarized MNIST", argv, extra=add_flags,
                                  epochs=10, batch_size=64, lr=1e-3,
-                                 quick=dict(epochs=1, limit=512, hidden=8, blocks=2, nll_n=200,
+                                 quick=dict(epochs=1, limit=30000, hidden=8, blocks=2, nll_n=200,
                                             fid_n=64, num_samples=16))
     run = experiment.Run("pixelcnn_mnist", args)
     images, labels = data.load_mnist("train")

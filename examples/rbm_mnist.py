@@ -142,7 +142,7 @@ def probe_accuracies(dbn, args):
 def main(argv=None):
     args = experiment.parse_args("RBM / deep belief network on MNIST", argv, extra=add_flags,
                                  epochs=10, batch_size=100, lr=0.05,
-                                 quick=dict(epochs=1, limit=1000, hidden="32", ais_chains=16, ais_betas=200,
+                                 quick=dict(epochs=3, limit=60000, hidden="64", ais_chains=16, ais_betas=200,
                                             gibbs_steps=20, eval_n=200, fid_n=200, num_samples=16))
     sizes = (784,) + tuple(int(h) for h in str(args.hidden).split(","))
     run = experiment.Run("rbm_mnist" if len(sizes) == 2 else "dbn_mnist", args)

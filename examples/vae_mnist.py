@@ -82,6 +82,9 @@ def evaluate(model, args, run):
     report["samples"] = sample_quality(model, args, prior_latents(model))
     if args.expost_components:
         density = fit_expost_density(model, args)
+        # kept beside the checkpoint: sampling from the ex-post density needs it (tinygen.zoo)
+        tg.save({"components": args.expost_components, "fitted_on": density.fitted_on,
+                 "density": density.state_dict()}, run.path("expost_density.npz"))
         report["samples_expost"] = sample_quality(model, args, expost_latents(density),
                                                   run.path("samples_expost.png"))
         report["samples_expost"]["density"] = (
@@ -210,7 +213,7 @@ def kl_weight(step, args, steps_per_epoch):
 def main(argv=None):
     args = experiment.parse_args("Seed-004 VAE on MNIST", argv, extra=add_flags,
                                  epochs=8, batch_size=128, lr=1e-3,
-                                 quick=dict(epochs=1, limit=2048, iwae_k=50, iwae_n=100,
+                                 quick=dict(epochs=3, limit=12800, iwae_k=50, iwae_n=100,
                                             num_samples=64, fid_n=500))
     name = "cvae_mnist" if args.conditional else "vae_mnist"
     run = experiment.Run(name, args)

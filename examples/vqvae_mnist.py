@@ -119,7 +119,7 @@ def pictures(model, prior, run, args):
 def main(argv=None):
     args = experiment.parse_args("VQ-VAE with a PixelCNN prior on MNIST", argv, extra=add_flags,
                                  epochs=10, batch_size=128, lr=1e-3,
-                                 quick=dict(epochs=1, prior_epochs=1, limit=1024, hidden=16,
+                                 quick=dict(epochs=3, prior_epochs=2, limit=60000, hidden=16,
                                             num_codes=16, code_dim=4, prior_hidden=8, prior_blocks=2,
                                             eval_n=200, fid_n=200, num_samples=16))
     run = experiment.Run("vqvae_mnist", args)

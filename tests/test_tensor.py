@@ -111,3 +111,65 @@ def test_ops_match_between_backends(backend):
         yn.backward()
     np.testing.assert_allclose(y.item(), yn.item(), rtol=1e-10)
     np.testing.assert_allclose(tg.backend.to_numpy(x.grad.data), xn.grad.numpy(), rtol=1e-10)
+
+
+def test_numpy_asarray_gives_the_numbers_as_in_pytorch():
+    t = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    a = np.asarray(t)
+    assert a.dtype == np.float32 and a.shape == (2, 2) and a.tolist() == [[1, 2], [3, 4]]
+    assert np.asarray(t, dtype=np.float64).dtype == np.float64
+    assert np.array(tg.tensor(3.0)).shape == ()
+    with pytest.raises(RuntimeError, match="detach"):
+        np.asarray(tg.randn(2, requires_grad=True))
+    assert isinstance(np.ones(2) + tg.tensor([1.0, 2.0]), tg.Tensor)   # ndarray + Tensor is a Tensor
+
+
+def test_type_promotion_follows_pytorch():
+    i64, f32 = tg.tensor([1, 2]), tg.tensor([1.0, 2.0])
+    f64 = tg.tensor([1.0, 2.0], dtype="float64")
+    assert i64.dtype == np.int64
+    for a, b in ((i64, f32), (f32, i64)):
+        assert (a + b).dtype == np.float32 and (a * b).dtype == np.float32
+        assert (a - b).dtype == np.float32 and (a / b).dtype == np.float32
+    assert (f32 + f64).dtype == np.float64 and (f64 * f32).dtype == np.float64
+    assert (i64 / i64).dtype == np.float32 and (i64 / i64).tolist() == [1.0, 1.0]   # true division
+    assert (i64 + i64).dtype == np.int64
+    assert (f32 @ tg.tensor([[1], [2]])).dtype == np.float32
+
+
+def test_a_float32_leaf_gets_a_float32_grad_whatever_it_met():
+    w = tg.randn(3, requires_grad=True)
+    (w * tg.tensor([1.0, 2.0, 3.0], dtype="float64")).sum().backward()
+    assert w.grad.dtype == np.float32
+    np.testing.assert_allclose(w.grad.numpy(), [1, 2, 3])
+    (g,) = tg.autograd.grad((w.double() * 2).sum(), w)
+    assert g.dtype == np.float32
+    v = tg.randn(2, dtype="float64", requires_grad=True)
+    (v.float() * tg.randn(2)).sum().backward()
+    assert v.grad.dtype == np.float64
+
+
+def test_in_place_change_of_a_leaf_that_requires_grad_raises():
+    w = tg.randn(3, requires_grad=True)
+    for change in (lambda: w.add_(1), lambda: w.mul_(2), lambda: w.zero_(), lambda: w.__setitem__(0, 1.0)):
+        with pytest.raises(RuntimeError, match="in place"):
+            change()
+    with tg.no_grad():
+        w.add_(1)                     # the optimizer's way: allowed under no_grad
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(stride=0), "stride must be at least 1"),
+    (dict(padding=-1), "padding must be at least 0"),
+    (dict(dilation=0), "dilation must be at least 1"),
+    (dict(bias="wrong"), "bias must have shape"),
+])
+def test_conv_geometry_errors_are_clear(kwargs, message):
+    import tinygen.nn.functional as F
+    x = tg.randn(1, 2, 6, 6)
+    if kwargs.get("bias") == "wrong":
+        kwargs = dict(bias=tg.randn(4))
+    with pytest.raises(ValueError, match=message):
+        F.conv2d(x, tg.randn(3, 2, 3, 3), **kwargs)
+    with pytest.raises(ValueError, match=message):
+        F.conv_transpose2d(x, tg.randn(2, 3, 3, 3), **kwargs)

@@ -42,9 +42,20 @@ def _reference_set(dataset, split, n):
     return images[:n, None].astype(np.float32) / 255.0, labels[:n].astype(np.int64)
 
 
+_test_features = {}
+
+
+def _test_set_features(dataset):
+    """(features, labels) of the whole test set: computed once per process, as every report
+    compares against the same 10,000 images."""
+    if dataset not in _test_features:
+        real_images, real_labels = _reference_set(dataset, "test", 10_000)
+        _test_features[dataset] = (features_and_probs(real_images, dataset)[0], real_labels)
+    return _test_features[dataset]
+
+
 def _report(feats, probs, labels, dataset, n):
-    real_images, real_labels = _reference_set(dataset, "test", 10_000)
-    real_feats, _ = features_and_probs(real_images, dataset)
+    real_feats, real_labels = _test_set_features(dataset)
     histogram = class_histogram(probs)
     m = min(len(feats), len(real_feats))
     precision, recall = precision_recall(real_feats[:m], feats[:m], k=3)

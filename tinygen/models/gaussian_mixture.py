@@ -97,6 +97,23 @@ class GaussianMixture:
         chols = np.linalg.cholesky(self.covariances)                      # (K, D, D)
         return self.means[components] + np.einsum("nij,nj->ni", chols[components], eps)
 
+    # -- state ----------------------------------------------------------------------
+    def state_dict(self):
+        """The fitted parameters (π, m, Σ) as arrays, for tg.save."""
+        self._check_fitted()
+        return {"weights": self.weights, "means": self.means, "covariances": self.covariances}
+
+    def load_state_dict(self, state):
+        self.weights, self.means, self.covariances = (np.asarray(state[k], dtype=np.float64)
+                                                      for k in ("weights", "means", "covariances"))
+        self.n_components = len(self.weights)
+        return self
+
+    def reseed(self, seed):
+        """Draw the next samples from a fresh generator with this seed."""
+        self.rng = np.random.default_rng(seed)
+        return self
+
     # -- helpers --------------------------------------------------------------------
     @staticmethod
     def _as_codes(z):
@@ -121,6 +138,19 @@ class ClassConditionalMixture:
         z, labels = np.asarray(z), np.asarray(labels)
         for c, mixture in enumerate(self.mixtures):
             mixture.fit(z[labels == c])
+        return self
+
+    def state_dict(self):
+        return {f"class_{c}": m.state_dict() for c, m in enumerate(self.mixtures)}
+
+    def load_state_dict(self, state):
+        for c, mixture in enumerate(self.mixtures):
+            mixture.load_state_dict(state[f"class_{c}"])
+        return self
+
+    def reseed(self, seed):
+        for c, mixture in enumerate(self.mixtures):
+            mixture.reseed(seed + c)
         return self
 
     def sample(self, labels):

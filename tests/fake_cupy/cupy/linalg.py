@@ -1,0 +1,6 @@
+"""cupy.linalg on the stand-in: NumPy's, behind CuPy's names and signatures."""
+import numpy as _np
+
+from . import _fake
+
+_fake.populate(globals(), "cupy.linalg", _np.linalg)

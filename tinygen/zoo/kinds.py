@@ -1,0 +1,129 @@
+"""How each kind of zoo model is built from its card and how it draws samples.
+
+A kind is three things: ``build(config)`` makes the network from the card's
+``config`` (the same constructor arguments the example used), ``draw(model, n,
+labels, extra, options)`` returns images as a float32 NumPy array (N, 1, 28, 28)
+in [0, 1], and ``conditional`` says whether it takes labels.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend as _backend
+from ..autograd.grad_mode import no_grad
+from ..creation import tensor
+from ..random import randn
+
+
+def _host(t):
+    return _backend.to_numpy(t.data).astype(np.float32)
+
+
+def _gan_images(x, pixels="pm1"):
+    """Generator output → [0, 1]: tanh outputs are mapped, sigmoid outputs kept."""
+    x = _host(x)
+    return np.clip((x + 1.0) / 2.0 if pixels == "pm1" else x, 0.0, 1.0)
+
+
+class Kind:
+    conditional = False
+    options = {}                 # sampling knobs: name -> (type, help)
+
+    def build(self, config):
+        raise NotImplementedError  # abstract
+
+    def draw(self, model, n, labels, extra, options):
+        raise NotImplementedError  # abstract
+
+
+class UnconditionalGAN(Kind):
+    def __init__(self, generator, pixels="pm1"):
+        self.generator, self.pixels = generator, pixels
+
+    def build(self, config):
+        return self.generator(config["latent_dim"])
+
+    def draw(self, model, n, labels, extra, options):
+        with no_grad():
+            return _gan_images(model(randn(n, model_latent_dim(model))), self.pixels), None
+
+
+class LabelConditionedGAN(Kind):
+    """G(z, y) for the requested digits y (CGAN, ACGAN)."""
+    conditional = True
+
+    def build(self, config):
+        from ..models.conditional_gan import ConditionalGenerator
+        return ConditionalGenerator(config["latent_dim"], num_classes=config.get("num_classes", 10))
+
+    def draw(self, model, n, labels, extra, options):
+        with no_grad():
+            return _gan_images(model.sample(labels=tensor(labels, dtype="int64"))), labels
+
+
+class SelfConditionedGAN(Kind):
+    """G(z, c) with c ~ π, the k-means clusters' sizes: an unconditional p(x)."""
+
+    def build(self, config):
+        from ..models.clustered_gan import ClusterConditionedGenerator
+        return ClusterConditionedGenerator(config["latent_dim"], config["clusters"])
+
+    def draw(self, model, n, labels, extra, options):
+        with no_grad():
+            return _gan_images(model.sample(n)), None
+
+
+class VariationalAutoencoder(Kind):
+    """Mean images sigmoid(decoder(z)); z from the ex-post mixture fitted to the training
+    codes (``sampler="expost"``, the card's default where shipped) or from the prior."""
+    options = {"sampler": (str, "where z comes from: expost (the mixture fitted to the training "
+                                "codes) or prior (the model's p(z), or p(z|y))")}
+
+    def __init__(self, conditional):
+        self.conditional = conditional
+
+    def build(self, config):
+        from ..models import VAE
+        return VAE(config["latent_dim"], num_classes=10 if self.conditional else 0,
+                   prior=config.get("prior", "standard"))
+
+    def draw(self, model, n, labels, extra, options):
+        from ..models import ClassConditionalMixture, GaussianMixture
+        from ..nn import functional as F
+        sampler = options.get("sampler") or "prior"
+        y = tensor(labels, dtype="int64") if self.conditional else None
+        with no_grad():
+            if sampler == "prior":
+                z = model.sample_latents(n, y)
+            elif sampler == "expost":
+                if "density" not in extra:
+                    raise ValueError("this model ships no ex-post density; use sampler='prior'")
+                density = (ClassConditionalMixture(10, extra["components"]) if self.conditional
+                           else GaussianMixture(extra["components"])).load_state_dict(extra["density"])
+                density.reseed(options.get("seed", 0))
+                codes = density.sample(labels) if self.conditional else density.sample(n)
+                z = tensor(codes.astype(np.float32))
+            else:
+                raise ValueError(f"sampler must be 'expost' or 'prior', not {sampler!r}")
+            return _host(F.sigmoid(model.decode(z, y))), labels
+
+
+def model_latent_dim(model):
+    if hasattr(model, "latent_dim"):
+        return model.latent_dim
+    raise AttributeError(f"{type(model).__name__} does not say its latent size")
+
+
+def kinds():
+    from ..models import gan
+    return {
+        "vae": VariationalAutoencoder(conditional=False),
+        "cvae": VariationalAutoencoder(conditional=True),
+        "cgan": LabelConditionedGAN(),
+        "acgan": LabelConditionedGAN(),
+        "selfcond-gan": SelfConditionedGAN(),
+        "dcgan": UnconditionalGAN(gan.DCGANGenerator),
+        "wgan-gp": UnconditionalGAN(gan.DCGANGenerator),
+        "mlp-gan": UnconditionalGAN(gan.MLPGenerator),
+        "keras-gan": UnconditionalGAN(gan.SeedGenerator, pixels="01"),
+    }
