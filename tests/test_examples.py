@@ -61,7 +61,12 @@ def test_resume_after_interrupt_equals_uninterrupted_training(tmp_path, monkeypa
 def test_vae_quick_writes_every_output(tmp_path):
     example = load_example("vae_mnist")
     metrics = example.main(["--quick", "--out", str(tmp_path), "--latent-dim", "2"])
-    assert metrics["test_iwae_nll_nats"] <= metrics["test_negative_elbo_nats"] + 1.0
+    # the one-minute run really trains: the loss logged at step 10 (~370 nats) falls by at
+    # least 150 (to ~175), and the test bound ends far below a coin per pixel's 543
+    losses = [v for _, v in tg.load(tmp_path / "checkpoint.npz")["history"]["loss"]]
+    assert losses[0] - losses[-1] > 150, (losses[0], losses[-1])
+    assert metrics["test_negative_elbo_nats"] < 220
+    assert metrics["test_iwae_nll_nats"] < metrics["test_negative_elbo_nats"] + 3 * metrics["test_iwae_nll_stderr"]
     assert metrics["samples"]["n"] == 500 and metrics["parameters"] > 0
     assert metrics["samples_expost"]["n"] == 500 and "mixture" in metrics["samples_expost"]["density"]
     for name in ("reconstructions.png", "samples.png", "samples.npz", "samples_expost.png", "interpolation.png",

@@ -35,7 +35,7 @@ def brute_force_logdet(layer, x):
 def randomize(layer, rng, scale=0.3):
     """Move every parameter off its (identity-like) initialisation."""
     for p in layer.parameters():
-        p.data[...] = p.data + rng.normal(scale=scale, size=p.shape)
+        p.data[...] = p.data + tg.tensor(rng.normal(scale=scale, size=p.shape), dtype=p.dtype).data
     return layer
 
 

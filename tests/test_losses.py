@@ -16,7 +16,9 @@ REDUCE = {"mean": np.mean, "sum": np.sum, "none": lambda a: a}
 @given(seed=st.integers(0, 2**16))
 def test_elementwise_losses(reduction, seed):
     rng = np.random.default_rng(seed)
-    a, b = rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, (3, 4))
+    a = rng.uniform(-1, 1, (3, 4))
+    # b kept at least 0.05 from a: |a - b| has a kink at a = b, where differences mislead
+    b = a + rng.choice([-1.0, 1.0], (3, 4)) * rng.uniform(0.05, 1.0, (3, 4))
     p, y = rng.uniform(0.05, 0.95, (3, 4)), rng.uniform(0, 1, (3, 4))
     var = rng.uniform(0.5, 2.0, (3, 4))
     r = REDUCE[reduction]
@@ -42,8 +44,11 @@ def test_bce_clamps_log_at_minus_100_like_pytorch():
     np.testing.assert_allclose(loss.detach().numpy(), [100.0, 100.0, np.log(2)])
     loss.sum().backward()
     assert np.isfinite(p.grad.numpy()).all()
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        F.binary_cross_entropy(tg.tensor([1.5]), tg.tensor([1.0]))
+    if tg.get_backend() == "numpy":
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            F.binary_cross_entropy(tg.tensor([1.5]), tg.tensor([1.0]))
+    else:       # not checked on a GPU (it would sync every step): the loss is NaN instead
+        assert np.isnan(F.binary_cross_entropy(tg.tensor([1.5]), tg.tensor([0.0])).item())
 
 
 def test_bce_with_logits_is_stable_at_extremes():

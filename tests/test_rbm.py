@@ -105,7 +105,7 @@ def test_cd1_training_lowers_the_free_energy_gap_and_sampling_shapes():
     rbm = RBM(16, 8)
     opt = optim.SGD(rbm.parameters(), lr=0.1)
     v = tg.tensor(data)
-    for _ in range(300):
+    for _ in range(600):      # 300 steps found both patterns for some seeds only (0.22-0.96)
         v_model, _ = rbm.gibbs(v, 1)
         loss = rbm.contrastive_divergence_loss(v, v_model)
         opt.zero_grad()

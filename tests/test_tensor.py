@@ -29,7 +29,7 @@ def test_like_constructors():
     assert tg.full_like(x, 7.0).numpy().mean() == 7.0
 
 
-def test_attributes_and_methods():
+def test_attributes_and_methods(on_numpy):
     x = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     assert x.shape == (2, 2) and x.ndim == 2 and x.is_leaf and x.requires_grad
     assert isinstance(x.data, np.ndarray)
@@ -46,7 +46,7 @@ def test_attributes_and_methods():
         tg.zeros(2, dtype="int64").requires_grad_()
 
 
-def test_zero_dim_results_stay_arrays():
+def test_zero_dim_results_stay_arrays(on_numpy):
     x = tg.tensor(2.0, requires_grad=True)
     y = tg.exp(x).sum() * 2
     assert isinstance(y.data, np.ndarray) and y.shape == ()
@@ -60,7 +60,7 @@ def test_manual_seed_is_reproducible():
     np.testing.assert_array_equal(a, b)
 
 
-def test_use_backend_as_call_and_context():
+def test_use_backend_as_call_and_context(on_numpy):
     assert tg.get_backend() == "numpy"
     with tg.use_backend("numpy"):
         assert tg.get_backend() == "numpy"
@@ -77,7 +77,7 @@ def test_cupy_missing_gives_clear_error():
     assert tg.get_backend() == "numpy"
 
 
-def test_get_array_module():
+def test_get_array_module(on_numpy):
     assert tg.get_array_module(np.zeros(2)) is np
     assert tg.get_array_module(tg.zeros(2)) is np
 
@@ -88,7 +88,7 @@ def test_tensor_repr():
 
 
 @pytest.mark.cupy
-def test_cupy_roundtrip_and_mixing_error():
+def test_cupy_roundtrip_and_mixing_error(on_numpy):
     cp = backend.module("cupy")
     x = tg.randn(3, requires_grad=True)
     y = x.to("cupy")
@@ -113,7 +113,7 @@ def test_ops_match_between_backends(backend):
     np.testing.assert_allclose(tg.backend.to_numpy(x.grad.data), xn.grad.numpy(), rtol=1e-10)
 
 
-def test_numpy_asarray_gives_the_numbers_as_in_pytorch():
+def test_numpy_asarray_gives_the_numbers_as_in_pytorch(on_numpy):
     t = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
     a = np.asarray(t)
     assert a.dtype == np.float32 and a.shape == (2, 2) and a.tolist() == [[1, 2], [3, 4]]

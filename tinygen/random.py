@@ -3,6 +3,12 @@
 One NumPy ``Generator`` serves the CPU, and CuPy's generator the GPU;
 ``manual_seed`` seeds both, and ``get_rng_state``/``set_rng_state`` save and
 restore them so that a resumed training run draws the same numbers.
+
+CuPy's generator cannot report its position, so tinygen moves it to known places
+instead: the GPU stream is the stream of seed hash(seed, k), and every
+``get_rng_state()`` (the examples take one before each batch) returns k and moves on
+to stream k + 1. ``set_rng_state`` puts k back, so the next batch of a resumed run
+draws from the same GPU stream as the uninterrupted run did.
 """
 from __future__ import annotations
 
@@ -11,14 +17,21 @@ import numpy as np
 from . import backend as _backend
 
 _numpy_generator = np.random.default_rng(0)
+_gpu_stream = {"seed": 0, "index": 0}       # the CuPy generator draws from stream hash(seed, index)
+
+
+def _seed_gpu_stream():
+    if _backend._cupy is not None or _backend.cupy_available():
+        key = np.random.SeedSequence([_gpu_stream["seed"], _gpu_stream["index"]]).generate_state(1, np.uint64)[0]
+        _backend._cupy.random.seed(int(key) >> 1)
 
 
 def manual_seed(seed: int):
     """Seed every backend's generator."""
     global _numpy_generator
     _numpy_generator = np.random.default_rng(int(seed))
-    if _backend._cupy is not None or _backend.cupy_available():
-        _backend._cupy.random.seed(int(seed))
+    _gpu_stream.update(seed=int(seed), index=0)
+    _seed_gpu_stream()
 
 
 def generator():
@@ -27,12 +40,22 @@ def generator():
 
 
 def get_rng_state() -> dict:
-    """A snapshot of the NumPy generator (the GPU generator is re-seeded from it on resume)."""
-    return {"numpy_bit_generator": _numpy_generator.bit_generator.state}
+    """A snapshot of both generators; the GPU one then moves on to its next stream."""
+    state = {"numpy_bit_generator": _numpy_generator.bit_generator.state,
+             "gpu_stream": [_gpu_stream["seed"], _gpu_stream["index"]]}
+    if _backend._cupy is not None:
+        _gpu_stream["index"] += 1
+        _seed_gpu_stream()
+    return state
 
 
 def set_rng_state(state: dict):
     _numpy_generator.bit_generator.state = state["numpy_bit_generator"]
+    if "gpu_stream" in state:          # older checkpoints kept the NumPy state alone
+        seed, index = state["gpu_stream"]
+        _gpu_stream.update(seed=int(seed), index=int(index))
+        if _backend._cupy is not None:
+            _seed_gpu_stream()
 
 
 def _module(device):

@@ -20,8 +20,10 @@ import inspect
 import json
 import os
 import re
+import sys
 
-NAMESPACES = ("cupy", "cupy.random", "cupy.linalg", "cupy.fft", "cupy.cuda", "cupy.cuda.runtime",
+NAMESPACES = ("cupy", "cupy.random", "cupy.linalg", "cupy.fft", "cupy.lib", "cupy.lib.stride_tricks",
+              "cupy.cuda", "cupy.cuda.runtime",
               "cupyx", "cupyx.scipy", "cupyx.scipy.special")
 CLASSES = ("cupy.ndarray", "cupy.random.RandomState", "cupy.random.Generator")
 MANIFEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "manifest.json")
@@ -110,7 +112,12 @@ def members(class_path):
 
 
 def main():
+    # this folder holds the stand-in, which must not shadow the real CuPy here
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     import cupy
+    if os.path.abspath(cupy.__file__).startswith(here):
+        raise SystemExit("introspect.py needs the real CuPy on the path, not the stand-in")
     version = cupy.__version__
     entry = {"namespaces": {m: namespace(m) for m in NAMESPACES},
              "classes": {c: members(c) for c in CLASSES}}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..autograd import ops
+from ..autograd.tensor import Tensor
 from ..creation import ones, randint, randn
 from ..nn import functional as F
 from .gan import DCGANGenerator, dcgan_discriminator_convs, discriminator_loss, generator_loss
@@ -51,7 +52,7 @@ class ConditionalGenerator(nn.Module):
             if n is None:
                 raise ValueError("pass labels=... (or n for uniformly drawn labels)")
             labels = randint(0, self.num_classes, (n,))
-        elif not hasattr(labels, "data"):
+        elif not isinstance(labels, Tensor):      # (an ndarray has .data too)
             from ..creation import tensor
             labels = tensor(labels, dtype="int64")
         return self(randn(len(labels), self.latent_dim), labels)

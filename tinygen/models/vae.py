@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import nn
 from ..autograd import ops
+from ..autograd.tensor import Tensor
 from ..creation import randn, tensor
 from ..nn import functional as F
 from ..metrics.likelihood import iwae_bound
@@ -181,7 +182,7 @@ class VAE(nn.Module):
             n = len(labels)
         elif n is None:
             raise ValueError("sample(n): how many images?")
-        if labels is not None and not hasattr(labels, "data"):
+        if labels is not None and not isinstance(labels, Tensor):      # (an ndarray has .data too)
             labels = tensor(np.asarray(labels), dtype="int64")
         return F.sigmoid(self.decode(self.sample_latents(n, labels), labels))
 

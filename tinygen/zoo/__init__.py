@@ -102,14 +102,16 @@ def sample(model, n=64, labels=None, seed=0, backend=None, **options):
                          f"{sorted(kind.options) or 'none'}")
     chosen = {**info.get("sampling", {}), **{k: v for k, v in options.items() if v is not None}}
     chosen["seed"] = seed
-    _random.manual_seed(seed)
+    device = next(iter(model.parameters())).device      # draw z where the weights are
     images, out_labels = [], []
-    for start in range(0, n, 500):           # bounded memory for large n
-        part = labels[start:start + 500] if labels is not None else None
-        size = len(part) if part is not None else min(500, n - start)
-        chosen["seed"] = seed + start
-        x, y = kind.draw(model, size, part, model.zoo_extra, chosen)
-        images.append(x)
-        if y is not None:
-            out_labels.append(np.asarray(y, dtype=np.int64))
+    with _backend.use_backend(device):
+        _random.manual_seed(seed)
+        for start in range(0, n, 500):           # bounded memory for large n
+            part = labels[start:start + 500] if labels is not None else None
+            size = len(part) if part is not None else min(500, n - start)
+            chosen["seed"] = seed + start
+            x, y = kind.draw(model, size, part, model.zoo_extra, chosen)
+            images.append(x)
+            if y is not None:
+                out_labels.append(np.asarray(y, dtype=np.int64))
     return np.concatenate(images), (np.concatenate(out_labels) if out_labels else None)

@@ -12,7 +12,7 @@ import numpy as np
 from .. import backend as _backend
 from ..autograd.grad_mode import no_grad
 from ..creation import tensor
-from ..random import randn
+from ..creation import randn
 
 
 def _host(t):

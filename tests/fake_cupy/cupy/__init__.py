@@ -8,4 +8,4 @@ __version__ = _fake.__version__
 _fake.populate(globals(), "cupy", _np)
 
 from . import cuda, random  # noqa: E402,F401
-from . import linalg, fft  # noqa: E402,F401
+from . import linalg, fft, lib  # noqa: E402,F401

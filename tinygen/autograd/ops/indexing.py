@@ -41,6 +41,8 @@ def _normalize_key(key, xp):
             k = k.data
         elif isinstance(k, list):
             k = xp.asarray(k)
+        elif isinstance(k, np.ndarray) and xp is not np:
+            k = xp.asarray(k)        # a host index or mask for a device tensor, as PyTorch allows
         if hasattr(k, "dtype") and hasattr(k, "ndim") and not np.isscalar(k):
             if k.dtype == bool:
                 out.extend(xp.nonzero(k))
@@ -95,7 +97,9 @@ def getitem(x, key):
 def _gather_key(index, dim):
     """The advanced-index tuple that reads x[i0, ..., index[i], ..., ik]."""
     xp = _xp(index)
-    grids = list(xp.indices(index.shape, sparse=True)) if index.ndim else []
+    # open grids, one broadcastable arange per axis (CuPy's indices() has no sparse=True)
+    ndim = index.ndim
+    grids = [xp.arange(n).reshape((1,) * i + (n,) + (1,) * (ndim - i - 1)) for i, n in enumerate(index.shape)]
     grids[dim] = index
     return tuple(grids)
 

@@ -73,7 +73,7 @@ class Clamp(Function):
 
     def backward(self, gy):
         x = self.inputs[0].data
-        keep = np.ones((), dtype=bool) if self.lo is None else (x >= self.lo)
+        keep = _xp(x).ones(x.shape, dtype=bool) if self.lo is None else (x >= self.lo)
         if self.hi is not None:
             keep = keep & (x <= self.hi)
         return gy * _const(keep.astype(gy.dtype))
