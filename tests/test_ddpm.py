@@ -99,3 +99,43 @@ def test_a_few_steps_lower_the_loss():
         opt.step()
         losses.append(loss.item())
     assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.1
+
+
+class AffinePredictor(nn.Module):
+    """A stand-in ε_θ(x, t) = 0.3 x + 0.01 (t + 1): known, and different at every step."""
+
+    def __init__(self, ddpm):
+        super().__init__()
+        self.conv_in = ddpm.net.conv_in              # the sampler reads dtype/device from here
+
+    def forward(self, x, t):
+        return x * 0.3 + (t.float() + 1.0).reshape(-1, 1, 1, 1) * 0.01
+
+
+@pytest.mark.parametrize("steps", [None, 3])
+def test_each_reverse_step_is_the_closed_form_posterior_mean(steps, monkeypatch):
+    """x_{t-1} = μ̃_t(x_t, x̂_0) + √β_t z, with the posterior mean of Ho et al. (eq. 7)
+        μ̃_t = √ᾱ_{t-1} β_t / (1 - ᾱ_t) · x̂_0 + √α_t (1 - ᾱ_{t-1}) / (1 - ᾱ_t) · x_t,
+        x̂_0 = (x_t - √(1 - ᾱ_t) ε_θ(x_t, t)) / √ᾱ_t,
+    written here in this form (the sampler uses the equivalent (x_t - β_t/√(1-ᾱ_t) ε)/√α_t),
+    on a respaced schedule too, with the noise draws z fed in."""
+    import tinygen.models.ddpm as ddpm_module
+    model = DDPM(channels=8, num_steps=6)
+    model.net = AffinePredictor(model)
+    rng = np.random.default_rng(0)
+    draws = [rng.standard_normal((2, 1, 28, 28)).astype(np.float32) * 0.3 for _ in range(8)]
+    fed = iter(draws)
+    monkeypatch.setattr(ddpm_module, "randn", lambda *shape, **kw: tg.tensor(next(fed)))
+    got = model.sample(2, steps=steps).numpy()
+
+    tau, betas = model.timestep_subsequence(steps or model.num_steps)
+    alpha_bars = model.alpha_bars[tau]                  # ᾱ of the (respaced) steps
+    x = draws[0].astype(np.float64)
+    z = iter(draws[1:])
+    for i in range(len(tau) - 1, -1, -1):
+        ab, ab_prev, beta = alpha_bars[i], (alpha_bars[i - 1] if i > 0 else 1.0), betas[i]
+        eps = 0.3 * x + 0.01 * (tau[i] + 1)
+        x0_hat = (x - np.sqrt(1 - ab) * eps) / np.sqrt(ab)
+        mean = np.sqrt(ab_prev) * beta / (1 - ab) * x0_hat + np.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab) * x
+        x = mean + np.sqrt(beta) * next(z) if i > 0 else mean
+    np.testing.assert_allclose(got, np.clip(x, -1, 1), rtol=1e-4, atol=1e-5)

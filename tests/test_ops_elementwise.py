@@ -181,3 +181,31 @@ def test_leaky_relu_any_slope_matches_where_and_gradcheck(slope):
     out = F.leaky_relu(x, slope)
     np.testing.assert_allclose(out.detach().numpy(), np.where(values > 0, values, slope * values))
     gradcheck(lambda t: F.leaky_relu(t, slope), (x,))
+
+
+def test_clamp_gradient_at_its_bounds_is_one_as_in_pytorch():
+    """Ties: x exactly at lo or hi passes the gradient (PyTorch's convention), just outside it
+    does not. Random draws never land on a bound, so the bounds are given here."""
+    x = tg.tensor([-1.0, -1.0 - 1e-9, 0.0, 2.0, 2.0 + 1e-9], dtype="float64", requires_grad=True)
+    x.clamp(-1.0, 2.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 1.0, 1.0, 0.0])
+    for lo, hi, expected in ((-1.0, None, [1, 0, 1, 1, 1]), (None, 2.0, [1, 1, 1, 1, 0])):
+        x.grad = None
+        x.clamp(lo, hi).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+def test_cast_sends_the_gradient_back_in_the_input_dtype():
+    """.float(), .double(), .to(dtype), .half(): the gradient reaching the tensor before the cast
+    is in that tensor's dtype (checked on a non-leaf, which the engine does not recast)."""
+    for start, cast in (("float32", lambda t: t.double()), ("float64", lambda t: t.float()),
+                        ("float32", lambda t: t.to("float64")), ("float64", lambda t: t.to("float32")),
+                        ("float32", lambda t: t.half())):
+        leaf = tg.tensor([1.0, 2.0, 3.0], dtype=start, requires_grad=True)
+        middle = leaf * 2.0
+        middle.retain_grad()
+        (cast(middle) * 3.0).sum().backward()
+        assert middle.grad.dtype == np.dtype(start), (start, cast)
+        np.testing.assert_allclose(middle.grad.numpy(), [3.0, 3.0, 3.0])
+        assert leaf.grad.dtype == np.dtype(start)
+        np.testing.assert_allclose(leaf.grad.numpy(), [6.0, 6.0, 6.0])

@@ -57,13 +57,15 @@ def test_adam_and_adamw_match_formula(decoupled, amsgrad):
         np.testing.assert_allclose(step, theta, rtol=1e-12)
 
 
-@pytest.mark.parametrize("momentum,centered", [(0.0, False), (0.5, True)])
-def test_rmsprop_matches_formula(momentum, centered):
+@pytest.mark.parametrize("momentum,centered,wd", [(0.0, False, 0.0), (0.5, True, 0.0), (0.0, False, 0.1),
+                                                  (0.5, True, 0.2)])
+def test_rmsprop_matches_formula(momentum, centered, wd):
     lr, alpha, eps = 0.01, 0.99, 1e-8
     got = run(lambda ps: optim.RMSprop(ps, lr=lr, alpha=alpha, eps=eps, momentum=momentum,
-                                       centered=centered))
+                                       centered=centered, weight_decay=wd))
     theta, v, a, b = START.copy(), 0.0, 0.0, 0.0
     for g, step in zip(GRADS, got):
+        g = g + wd * theta                          # L2 weight decay joins the gradient (PyTorch)
         v = alpha * v + (1 - alpha) * g * g
         denom = v
         if centered:

@@ -13,6 +13,15 @@ large inputs, along a few random directions v (Chainer's directional check):
 which costs two forward passes per direction whatever the input size.
 ``gradgradcheck`` runs ``gradcheck`` on the function x ↦ uᵀJ(x), whose
 gradient is a second derivative, so it checks double backward.
+
+Ops with two backward paths (a fast one on arrays, and one built from tinygen ops for
+``create_graph=True``: batch norm, conv, ...) are checked on both: ``gradcheck``
+takes uᵀJ once with ``create_graph=False`` and once with ``create_graph=True`` and
+compares each with the differences, so the double-backward path's first derivative
+is checked too, not only its second.
+
+Tolerances are float64's: atol 1e-8, rtol 1e-6 for first derivatives, 1e-7 / 1e-5
+for second ones (their differences are of a gradient, itself a sum of products).
 """
 from __future__ import annotations
 
@@ -49,8 +58,8 @@ def _differentiable_outputs(outs):
     return [o for o in outs if o.dtype.kind == "f"]
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
-              full_limit=400, n_directions=3, seed=0):
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-8, rtol=1e-6, raise_exception=True,
+              full_limit=400, n_directions=3, seed=0, check_create_graph=True):
     """Check ``fn``'s analytic gradients against central differences.
 
     ``inputs``: a Tensor or tuple of Tensors; those with ``requires_grad`` are checked.
@@ -78,15 +87,25 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
 
     grad_in = [inputs[i] for i in targets]
     with_graph = [(o, u) for o, u in zip(float_outs, cotangents) if o.requires_grad]
-    if with_graph:
-        analytic = autograd_grad([o for o, _ in with_graph],
-                                 grad_in,
-                                 grad_outputs=[Tensor._make(u.astype(o.dtype), None, 0)
-                                               for o, u in with_graph],
-                                 allow_unused=True)
-    else:
-        analytic = [None] * len(grad_in)
-    analytic = [np.zeros(x.shape) if g is None else _host(g.data) for g, x in zip(analytic, grad_in)]
+
+    def vjp(create_graph):
+        """uᵀJ by backward; with create_graph=True through the graph-building backward."""
+        if not with_graph:
+            return [np.zeros(x.shape) for x in grad_in]
+        with enable_grad():
+            outs_now = _as_tuple(fn(*inputs)) if create_graph else None
+        pairs = with_graph if not create_graph else [
+            (o, u) for o, u in zip([o for o in outs_now if isinstance(o, Tensor) and o.dtype.kind == "f"],
+                                   cotangents) if o.requires_grad]
+        grads = autograd_grad([o for o, _ in pairs], grad_in,
+                              grad_outputs=[Tensor._make(u.astype(o.dtype), None, 0) for o, u in pairs],
+                              allow_unused=True, create_graph=create_graph, retain_graph=create_graph)
+        return [np.zeros(x.shape) if g is None else _host(g.data) for g, x in zip(grads, grad_in)]
+
+    analytic = vjp(create_graph=False)
+    paths = [("", analytic)]
+    if check_create_graph:
+        paths.append((" (backward with create_graph=True)", vjp(create_graph=True)))
 
     cot_by_out = []
     it = iter(cotangents)
@@ -112,8 +131,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
                 minus = f_at()
                 x.data[k] = original
                 numeric[k] = (plus - minus) / (2 * eps)
-            ok &= _compare(analytic[slot], numeric, atol, rtol, op_name, f"input {i}",
-                           raise_exception)
+            for label, grads in paths:
+                ok &= _compare(grads[slot], numeric, atol, rtol, op_name, f"input {i}{label}",
+                               raise_exception)
     else:
         for _ in range(n_directions):
             directions = [rng.standard_normal(inputs[i].shape) for i in targets]
@@ -127,9 +147,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
             for i, orig in zip(targets, originals):
                 inputs[i].data[...] = orig
             numeric = (plus - minus) / (2 * eps)
-            predicted = sum(float((a * v).sum()) for a, v in zip(analytic, directions))
-            ok &= _compare(np.array([predicted]), np.array([numeric]), atol, rtol, op_name,
-                           "a random direction over all inputs", raise_exception)
+            for label, grads in paths:
+                predicted = sum(float((a * v).sum()) for a, v in zip(grads, directions))
+                ok &= _compare(np.array([predicted]), np.array([numeric]), atol, rtol, op_name,
+                               "a random direction over all inputs" + label, raise_exception)
     return bool(ok)
 
 
@@ -160,7 +181,7 @@ def _compare(analytic, numeric, atol, rtol, op_name, where, raise_exception):
     return False
 
 
-def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-7, rtol=1e-5,
                   raise_exception=True, seed=1, **kwargs):
     """Check second derivatives: gradcheck of x ↦ uᵀ ∂f/∂x, built with create_graph=True."""
     from .tensor import Tensor
@@ -186,5 +207,6 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                      Tensor._make(get_array_module(xs[i].data).zeros(xs[i].shape), None, 0)
                      for g, i in zip(grads, targets))
 
+    kwargs.setdefault("check_create_graph", False)     # a third derivative is not the point
     return gradcheck(first_derivative, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol,
                      rtol=rtol, raise_exception=raise_exception, seed=seed, **kwargs)

@@ -59,7 +59,9 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
         model_key = model_key or "model"
     else:
         raise SystemExit(f"export knows no zoo kind for the example {example!r}")
-    model_config = {MODEL_CONFIG[k]: config[k] for k in MODEL_CONFIG if config.get(k) is not None}
+    wanted = {"selfcond-gan": ("latent_dim", "clusters"), "vae": ("latent_dim", "prior"),
+              "cvae": ("latent_dim", "prior")}.get(kind, ("latent_dim",))
+    model_config = {MODEL_CONFIG[k]: config[k] for k in wanted if config.get(k) is not None}
     state = {k: np.asarray(v) for k, v in checkpoint["models"][model_key].items()}
     extra, sampling, card_metrics = {}, {}, {}
     if kind in ("vae", "cvae"):
