@@ -26,8 +26,15 @@ def _xp(device):
 
 
 def tensor(data, dtype=None, requires_grad=False, device=None):
-    """A new leaf tensor; float64 and Python floats become float32 unless ``dtype`` says otherwise."""
-    return _finish(as_array(data, dtype, _xp(device)), requires_grad)
+    """A new leaf tensor holding a copy of ``data`` (as torch.tensor: later changes to either
+    side do not reach the other; ``from_numpy`` shares instead). float64 and Python floats
+    become float32 unless ``dtype`` says otherwise."""
+    raw = data.data if isinstance(data, Tensor) else data
+    array = as_array(data, dtype, _xp(device))
+    if array is raw or (isinstance(raw, np.ndarray) and isinstance(array, np.ndarray)
+                        and np.may_share_memory(array, raw)):
+        array = array.copy()
+    return _finish(array, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None):

@@ -39,15 +39,17 @@ def dropout(x, p=0.5, training=True, inplace=False):
 
 def embedding(indices, weight, padding_idx=None):
     """Rows of ``weight`` picked by integer ``indices``; repeated rows add their gradients.
-    Rows equal to ``padding_idx`` get no gradient."""
+    Rows equal to ``padding_idx`` read the weight's row as it is but send it no gradient
+    (as in PyTorch, whose nn.Embedding starts that row at zero)."""
     from ...autograd.tensor import Tensor
     idx = indices.data if isinstance(indices, Tensor) else indices
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding indices must be integers, got {idx.dtype}")
     out = ops.getitem(weight, idx)
     if padding_idx is not None:
-        keep = (idx != padding_idx)[..., None].astype(weight.dtype)
-        out = out * _const(keep)
+        keep = _const((idx != padding_idx)[..., None].astype(weight.dtype))
+        # the same values everywhere; the padding rows' part comes from a detached copy
+        out = out * keep + ops.getitem(weight.detach(), idx) * (1.0 - keep)
     return out
 
 
