@@ -13,17 +13,29 @@ SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
 
 @st.composite
 def arrays(draw, shape, low=-2.0, high=2.0, avoid=None, margin=0.05):
-    """float64 values in [low, high], optionally kept ``margin`` away from the points in
-    ``avoid`` (kinks and singularities), sometimes laid out non-contiguously."""
-    seed = draw(st.integers(0, 2**31 - 1))
-    rng = np.random.default_rng(seed)
-    values = rng.uniform(low, high, size=shape)
+    """float64 values in [low, high], drawn by hypothesis itself (so it can shrink them and
+    aim at zeros, ties, the bounds and large magnitudes), optionally kept ``margin`` away
+    from the points in ``avoid`` (kinks and singularities), and laid out in memory as
+    hypothesis chooses: contiguous, transposed, a strided slice of a larger array, or
+    reversed (negative strides). (Zero-stride views are read-only, so they appear in the
+    forward-only tests of test_ops_structure.py, not here: gradcheck writes its inputs.)"""
+    shape = tuple(shape)
+    values = draw(hnp.arrays(np.float64, shape, elements=st.floats(low, high, allow_nan=False,
+                                                                  allow_infinity=False, width=64)))
     for point in avoid or ():
         near = np.abs(values - point) < margin
         values = np.where(near, point + np.sign(values - point + 1e-12) * margin * 2, values)
-    if len(shape) >= 2 and draw(st.booleans()):
-        # build the same values in a transposed (non-contiguous) layout
+    layout = draw(st.sampled_from(["contiguous", "transposed", "sliced", "reversed"])) if values.ndim else "contiguous"
+    if layout == "transposed" and values.ndim >= 2:
         values = np.ascontiguousarray(np.swapaxes(values, 0, -1)).swapaxes(0, -1)
+    elif layout == "sliced":
+        big = np.zeros(tuple(2 * n + 1 for n in shape))
+        view = big[tuple(slice(1, None, 2) for _ in shape)]
+        view[...] = values
+        values = view
+    elif layout == "reversed":
+        flipped = np.ascontiguousarray(values[(slice(None, None, -1),) * values.ndim])
+        values = flipped[(slice(None, None, -1),) * values.ndim]
     return values
 
 

@@ -69,6 +69,21 @@ PLANTS = {
         "    g = _in_dtype_of(leaf, g)\n",
         "",
         ["tests/test_tensor.py"]),
+    "embedding-padding-zeroed": (
+        "tinygen/nn/functional/layers.py",
+        "        out = out * keep + ops.getitem(weight.detach(), idx) * (1.0 - keep)",
+        "        out = out * keep",
+        ["tests/test_arguments.py"]),
+    "mean-of-nothing-is-zero": (
+        "tinygen/autograd/ops/reduction.py",
+        "(1.0 / count if count else float(\"nan\"))",
+        "(1.0 / max(count, 1))",
+        ["tests/test_edges.py"]),
+    "bce-pos-weight-ignored": (
+        "tinygen/nn/functional/loss.py",
+        "    if pos_weight is None:\n        loss = (1.0 - target) * logits + softplus(-logits)",
+        "    if True:\n        loss = (1.0 - target) * logits + softplus(-logits)",
+        ["tests/test_arguments.py"]),
 }
 
 

@@ -60,7 +60,9 @@ def _count(x, dims):
 
 def mean(x, dim=None, keepdim=False):
     dims = _normalize_dims(dim, x.ndim)
-    return sum(x, dims, keepdim) * (1.0 / builtins.max(_count(x, dims), 1))
+    count = _count(x, dims)
+    # the mean of nothing is NaN, as in PyTorch (0/0), not 0
+    return sum(x, dims, keepdim) * (1.0 / count if count else float("nan"))
 
 
 def var(x, dim=None, unbiased=True, keepdim=False, correction=None):
