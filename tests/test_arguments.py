@@ -222,3 +222,14 @@ def test_unet_parameters_and_timestep_embedding_gradient():
     x, t = f64(RNG.normal(size=(2, 1, 28, 28))), tg.tensor(np.array([3, 250]))
     u = f64(RNG.normal(size=(2, 1, 28, 28)))
     gradcheck(lambda *ps: (net(x, t) * u).sum(), tuple(net.parameters()), full_limit=0, n_directions=4)
+
+
+def test_glow_parameters_gradient_includes_actnorm_1x1_conv_and_coupling_log_dets():
+    from tinygen.models import Glow
+    tg.manual_seed(0)
+    model = Glow(num_levels=1, steps_per_level=2, hidden=4).to("float64")
+    x = f64(RNG.uniform(0, 1, (2, 1, 28, 28)))
+    model.log_prob(x)                                 # ActNorm initialises from this first batch
+    for p in model.parameters():
+        p.data[...] = p.data + tg.tensor(RNG.normal(scale=0.05, size=p.shape), dtype="float64").data
+    gradcheck(lambda *ps: model.log_prob(x).sum(), tuple(model.parameters()), full_limit=0, n_directions=4)

@@ -63,9 +63,9 @@ def test_sample_command_writes_png_and_npz(tmp_path, capsys):
     saved = np.load(tmp_path / "grid.npz")
     assert (tmp_path / "grid.png").exists()
     np.testing.assert_array_equal(saved["images"], images)
-    if conditional:
-        assert saved["labels"].tolist() == [3, 1, 4, 1, 5, 9, 2, 6, 5, 3]
-        assert saved["images"].shape == (10, 1, 28, 28)
+    if conditional:                            # the labels repeat to --n samples
+        assert saved["labels"].tolist() == [3, 1, 4, 1, 5, 9, 2, 6, 5, 3] * 2
+        assert saved["images"].shape == (20, 1, 28, 28)
 
 
 def test_sample_command_lists_the_models_for_an_unknown_name(capsys):

@@ -20,7 +20,8 @@ def main(argv=None):
     parser.add_argument("name", help="a zoo model: " + ", ".join(zoo.available()))
     parser.add_argument("--n", type=int, default=64, help="how many samples")
     parser.add_argument("--labels", default=None,
-                        help="comma-separated digits for a conditional model (default 0,1,...,9 repeated)")
+                        help="comma-separated digits for a conditional model, repeated to --n samples "
+                             "(default 0,1,...,9 repeated)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed draws the same samples")
     parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy", help="array backend")
     parser.add_argument("--out", default=None, help="file stem for FILE.png and FILE.npz (default: NAME)")
@@ -46,6 +47,7 @@ def main(argv=None):
             parser.error(f"--labels must be comma-separated digits, not {args.labels!r}")
         if not labels or min(labels) < 0 or max(labels) > 9:
             parser.error("--labels must be digits 0-9")
+        labels = [labels[i % len(labels)] for i in range(args.n)]     # repeated to --n samples
     stray = [k for k in knobs if k not in kind.options and getattr(args, k) is not None]
     if stray:
         parser.error(f"{args.name} has no sampling option --{stray[0]}")
