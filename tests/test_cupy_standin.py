@@ -239,3 +239,13 @@ def test_resume_on_cupy_is_bit_exact(tmp_path, cupy, monkeypatch):
     resumed = tg.load(tmp_path / "resumed" / "checkpoint.npz")["models"]["model"]
     for key in straight:
         np.testing.assert_array_equal(straight[key], resumed[key], err_msg=key)
+
+
+def test_zoo_models_sample_on_cupy(cupy):
+    from tinygen import zoo
+    for name in zoo.available():
+        model = zoo.load(name, backend="cupy")
+        assert next(iter(model.parameters())).device == "cupy"
+        images, labels = zoo.sample(model, 12, seed=1)
+        assert isinstance(images, np.ndarray) and images.shape == (12, 1, 28, 28)
+        assert images.min() >= 0 and images.max() <= 1
