@@ -45,8 +45,6 @@ RUN_CONTROL_FLAGS = frozenset({"epochs", "prior_epochs", "backend", "out", "resu
 EVALUATION_FLAGS = frozenset({"fid_n", "iwae_k", "iwae_n", "eval_n", "eval_seed", "nll_n", "test_limit",
                               "sample_seed", "expost_components", "ais_chains", "ais_betas",
                               "gibbs_steps", "sample_steps", "temperature", "probe_epochs"})
-# the fewest samples every sample metric can be computed on (precision/recall: k + 1 = 4)
-MIN_METRIC_SAMPLES = 4
 # integer flags that count something and mean nothing below 1
 COUNT_FLAGS = ("iwae_k", "iwae_n", "eval_n", "nll_n", "test_limit", "prior_epochs", "probe_epochs",
                "ais_chains", "ais_betas", "gibbs_steps", "sample_steps", "n_critic", "g_steps",
@@ -154,7 +152,8 @@ def _check_counts(parser, args):
     if args.limit is not None:
         at_least("limit", max(args.batch_size, 1),
                  f" (the batch size: fewer images would make no training step)")
-    at_least("fid_n", MIN_METRIC_SAMPLES, " (precision/recall need k + 1 = 4 samples)")
+    from .metrics.report import MIN_SAMPLES       # the one minimum the metrics enforce
+    at_least("fid_n", MIN_SAMPLES, f" (precision/recall need k + 1 = {MIN_SAMPLES} samples)")
     for name in COUNT_FLAGS:
         if type(getattr(args, name, None)) is int:
             at_least(name, 1)

@@ -20,8 +20,6 @@ import numpy as np
 from ..serialization import load, save
 from . import WEIGHTS_DIR, kinds
 
-# run config key -> card config key, per family of examples
-MODEL_CONFIG = {"latent_dim": "latent_dim", "prior": "prior", "clusters": "clusters"}
 KIND_OF_ARCH = {"cgan": "cgan", "acgan": "acgan", "clustered": "selfcond-gan", "dcgan": "dcgan",
                 "wgan-gp": "wgan-gp", "mlp": "mlp-gan", "seed": "keras-gan"}
 # metrics worth a card: (key in metrics.json, or a path into it with '/')
@@ -61,7 +59,7 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
         raise SystemExit(f"export knows no zoo kind for the example {example!r}")
     wanted = {"selfcond-gan": ("latent_dim", "clusters"), "vae": ("latent_dim", "prior"),
               "cvae": ("latent_dim", "prior")}.get(kind, ("latent_dim",))
-    model_config = {MODEL_CONFIG[k]: config[k] for k in wanted if config.get(k) is not None}
+    model_config = {k: config[k] for k in wanted if config.get(k) is not None}
     if kind in ("vae", "cvae"):          # the example settles the prior after recording its flags
         model_config["prior"] = metrics.get("prior") or ("class" if kind == "cvae" else "standard")
     state = {k: np.asarray(v) for k, v in checkpoint["models"][model_key].items()}

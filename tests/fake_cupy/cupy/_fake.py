@@ -25,7 +25,6 @@ import inspect
 import json
 import os
 import sys
-import threading
 
 import numpy as np
 
@@ -44,7 +43,6 @@ class Ledger:
 
     def __init__(self):
         self.syncs, self.uploads = [], []
-        self._local = threading.local()
 
     def reset(self):
         self.syncs, self.uploads = [], []
@@ -220,10 +218,6 @@ class ndarray:
     imag = property(lambda self: ndarray._wrap(self._a.imag))
 
     @property
-    def shape_setter(self):          # pragma: no cover - CuPy has no shape setter worth using
-        raise AttributeError
-
-    @property
     def __cuda_array_interface__(self):
         a = self._a
         return {"shape": a.shape, "typestr": a.dtype.str, "descr": a.dtype.descr,
@@ -269,7 +263,7 @@ class ndarray:
 
     def __repr__(self):
         ledger.sync("repr(ndarray)")
-        return repr(self._a).replace("array", "array", 1)
+        return repr(self._a)
 
     def __str__(self):
         ledger.sync("str(ndarray)")
