@@ -120,9 +120,9 @@ def cyclegan_step(batch=32):
 CASES = {
     "vae": lambda: vae_step(False), "cvae": lambda: vae_step(True),
     **{arch: (lambda arch=arch: gan_step(arch)) for arch in ("mlp", "seed", "dcgan", "cgan", "acgan", "wgan-gp",
-                                                               "clustered")},
+                                                               "selfcond")},
     "dcgan-sn": lambda: gan_step("dcgan", spectral_norm=True),      # --spectral-norm
-    "clustered200": lambda: gan_step("clustered", num_clusters=200),  # --clusters 200 (50: the default)
+    "clustered200": lambda: gan_step("selfcond", num_clusters=200),  # --clusters 200 (50: the default)
     # the other families, with their examples' default sizes and batches
     "pixelcnn": lambda: loss_step(PixelCNN(), binary(64)),
     "vqvae": lambda: loss_step(VQVAE(), binary(128), lambda m, x: m.loss(x)[0]),

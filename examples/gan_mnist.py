@@ -7,7 +7,7 @@
     python examples/gan_mnist.py --arch cgan           # conditional GAN: G(z, y) and D(x, y)
     python examples/gan_mnist.py --arch acgan          # auxiliary-classifier GAN: D(x) → (real?, class)
     python examples/gan_mnist.py --arch infogan        # unconditional DCGAN with a categorical code (no labels)
-    python examples/gan_mnist.py --arch clustered      # CGAN on k-means clusters of the pixels (no labels)
+    python examples/gan_mnist.py --arch selfcond       # CGAN on k-means clusters of the pixels (no labels)
     python examples/gan_mnist.py --arch dcgan --quick  # smoke run
 
 One file with --arch (rather than one per model) because the loop is the same
@@ -21,7 +21,7 @@ is), --spectral-norm (DCGAN's D spectrally normalised, no batch norm),
 --g-steps 2 (two G updates per D update), --g-lr (G's own learning rate),
 --ema 0.999 (grids and metrics from an exponential moving average of G's
 weights), for WGAN-GP --n-critic and --gp-weight, for InfoGAN --info-weight,
-for the clustered GAN --clusters (K, the number of k-means clusters).
+for the self-conditioned GAN --clusters (K, the number of k-means clusters).
 
 Outputs in --out: a sample grid from fixed noise (and, for the conditional
 models, fixed labels: row r shows digit r) every epoch (epoch_001.png, ...) and
@@ -29,7 +29,7 @@ progress.gif, losses.png (D and G losses), dx.png (D(x) and D(G(z))),
 samples.png/.npz, metrics.json (FID, KID, precision/recall, class histogram
 against the MNIST reference features; conditional accuracy and per-class FID for
 cgan/acgan; for infogan, the code → digit matching and the share of samples that
-are their code's digit; for clustered, the clusters' purity against the labels,
+are their code's digit; for selfcond, the clusters' purity against the labels,
 which are used for nothing else), config.json, checkpoint.npz (--resume).
 
 FID on 10,000 samples moves between draws of the same G; to see by how much,
@@ -47,7 +47,7 @@ import tinygen as tg
 from tinygen import data, experiment, optim, viz
 from tinygen.metrics import evaluate_samples, features_and_probs
 from tinygen.models import conditional_gan as cgan
-from tinygen.models import clustered_gan, gan, infogan
+from tinygen.models import selfcond_gan, gan, infogan
 
 # per-arch: networks, pixel range, Adam settings
 ARCHS = {
@@ -63,7 +63,7 @@ ARCHS = {
     "infogan": dict(G=cgan.ConditionalGenerator, D=cgan.ACGANDiscriminator, pixels="pm1", lr=2e-4,
                     betas=(0.5, 0.999), coded=True),
     # CGAN's G(z, c) and D(x, c) with c the image's k-means cluster, not its label
-    "clustered": dict(G=clustered_gan.ClusterConditionedGenerator, D=cgan.CGANDiscriminator, pixels="pm1",
+    "selfcond": dict(G=selfcond_gan.SelfConditionedGenerator, D=cgan.CGANDiscriminator, pixels="pm1",
                       lr=2e-4, betas=(0.5, 0.999), clustered=True),
 }
 
@@ -95,7 +95,7 @@ def add_flags(parser):
     parser.add_argument("--info-weight", type=float, default=1.0,
                         help="infogan: λ, the weight of the mutual-information term")
     parser.add_argument("--clusters", type=int, default=50,
-                        help="clustered: K, the number of k-means clusters of the training pixels")
+                        help="selfcond: K, the number of k-means clusters of the training pixels")
     parser.add_argument("--fid-n", type=int, default=10_000, help="samples for FID and friends")
     parser.add_argument("--sample-seed", type=int, default=None,
                         help="seed the evaluation's draws (z, and c for the coded models) on their "
@@ -163,7 +163,7 @@ def generator_step(arch, D, opt_g, fake, fake_labels, args):
         loss = cgan.acgan_generator_loss(D(fake), fake_labels, non_saturating)
     elif arch == "infogan":
         loss = infogan.infogan_generator_loss(D(fake), fake_labels, args.info_weight, non_saturating)
-    elif arch in ("cgan", "clustered"):
+    elif arch in ("cgan", "selfcond"):
         loss = gan.generator_loss(D(fake, fake_labels), non_saturating)
     else:
         loss = gan.generator_loss(D(fake), non_saturating)
@@ -209,7 +209,7 @@ def main(argv=None):
     if clustered:       # the cluster ids take the labels' place; the labels only score the clusters
         images, labels = images[:args.limit], labels[:args.limit]
         if clusters is None:    # found once and kept in the checkpoint: a resumed run keeps its ids
-            clusters = np.asarray(clustered_gan.cluster_images(images, args.clusters, seed=args.seed))
+            clusters = np.asarray(selfcond_gan.cluster_images(images, args.clusters, seed=args.seed))
         if len(clusters) != len(images):
             raise SystemExit(f"the checkpoint's clustering covers {len(clusters)} images, this run has "
                              f"{len(images)}: resume with the --limit it was started with")

@@ -85,13 +85,13 @@ def test_cvae_quick_reports_conditional_accuracy(tmp_path):
     assert np.load(tmp_path / "samples.npz")["labels"].shape == (64,)
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "seed", "cgan", "acgan", "infogan", "clustered"])
+@pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "seed", "cgan", "acgan", "infogan", "selfcond"])
 def test_gan_quick(arch, tmp_path, monkeypatch):
     example = load_example("gan_mnist")
     # dcgan: sample from an EMA of G, and the other stabilisers, once
     extra = ["--ema", "0.9", "--minibatch-std", "4", "--spectral-norm", "--g-steps", "2"] if arch == "dcgan" else []
     extra += ["--g-lr", "1e-3", "--latent-dim", "62"] if arch == "infogan" else []   # the paper's G
-    extra += ["--clusters", "12"] if arch == "clustered" else []
+    extra += ["--clusters", "12"] if arch == "selfcond" else []
     metrics = example.main(["--arch", arch, "--quick", "--limit", "256", "--out", str(tmp_path), *extra])
     assert metrics["n"] == 500 and sum(metrics["class_histogram"]) == 500
     assert metrics["sampled_from"] == ("EMA of G's weights" if arch == "dcgan" else "G")
@@ -112,7 +112,7 @@ def test_gan_quick(arch, tmp_path, monkeypatch):
     if arch == "infogan":       # unconditional: no conditional accuracy, but the code → digit match
         assert "conditional_accuracy" not in metrics and sorted(metrics["code_digit_map"]) == list(range(10))
         assert metrics["code_accuracy"] == pytest.approx(metrics["code_accuracy"])   # reported
-    if arch == "clustered":     # unconditional: scored without labels; the clusters' purity beside
+    if arch == "selfcond":     # unconditional: scored without labels; the clusters' purity beside
         assert "conditional_accuracy" not in metrics and metrics["clusters"] == 12
         # k-means with 12 clusters on 256 digits: ~0.59 majority share; random ids give ~0.2
         assert metrics["cluster_purity"] > 0.4
@@ -120,7 +120,7 @@ def test_gan_quick(arch, tmp_path, monkeypatch):
         assert clusters.shape == (256,) and set(clusters.tolist()) == set(range(12))
         # --resume trains on the stored ids: clustering again (with another BLAS or backend,
         # a near-tie could land elsewhere) is not allowed to happen
-        monkeypatch.setattr(example.clustered_gan, "cluster_images", lambda *a, **k: pytest.fail("re-clustered"))
+        monkeypatch.setattr(example.selfcond_gan, "cluster_images", lambda *a, **k: pytest.fail("re-clustered"))
         example.main(["--arch", arch, "--quick", "--limit", "256", "--out", str(tmp_path), *extra,
                       "--epochs", "2", "--resume"])
         np.testing.assert_array_equal(tg.load(tmp_path / "checkpoint.npz")["extra"]["clusters"], clusters)

@@ -9,7 +9,7 @@ import pytest
 import tinygen as tg
 from tinygen import nn, optim
 from tinygen.autograd import gradcheck, gradgradcheck
-from tinygen.models import clustered_gan
+from tinygen.models import selfcond_gan
 from tinygen.models import conditional_gan as cgan
 from tinygen.models import gan, infogan
 
@@ -185,7 +185,7 @@ def test_gradient_penalty_gradient_by_gradgradcheck():
 @pytest.mark.parametrize("arch, options", [("mlp", {}), ("seed", {}), ("dcgan", {}),
                                            ("dcgan", {"minibatch_std": 4}), ("dcgan", {"spectral_norm": True}),
                                            ("wgan-gp", {}), ("cgan", {}), ("acgan", {}), ("infogan", {}),
-                                           ("clustered", {"num_clusters": 12})])
+                                           ("selfcond", {"num_clusters": 12})])
 def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(arch, options):
     """One iteration of the example's own training steps, for every model."""
     example = load_example("gan_mnist")
@@ -267,7 +267,7 @@ def test_cgan_discriminator_matches_the_conv_over_concatenated_label_planes():
 
 
 def test_cluster_conditioned_generator_samples_clusters_by_their_size():
-    G = clustered_gan.ClusterConditionedGenerator(latent_dim=8, num_clusters=4, width=4)
+    G = selfcond_gan.SelfConditionedGenerator(latent_dim=8, num_clusters=4, width=4)
     assert "cluster_weights" in G.state_dict()
     np.testing.assert_allclose(G.cluster_weights.numpy(), 0.25)       # uniform until told
     G.set_cluster_weights(np.array([0] * 6 + [2] * 3 + [3]))           # no image in cluster 1
@@ -288,7 +288,7 @@ def test_cluster_images_groups_images_without_their_labels():
     bar[:, 12:16] = 200
     truth = rng.integers(0, 2, 40)
     images = np.where(truth[:, None, None] == 1, bar, blank) + rng.integers(0, 20, (40, 28, 28)).astype(np.uint8)
-    clusters = clustered_gan.cluster_images(images, 2)
+    clusters = selfcond_gan.cluster_images(images, 2)
     assert len({(c, t) for c, t in zip(clusters.tolist(), truth.tolist())}) == 2
 
 

@@ -6,7 +6,7 @@ from .gan import (SeedGenerator, SeedDiscriminator, MLPGenerator, MLPDiscriminat
                   generator_loss, seed_discriminator_loss, seed_generator_loss)
 from .conditional_gan import (ConditionalGenerator, CGANDiscriminator, ACGANDiscriminator,
                               acgan_discriminator_loss, acgan_generator_loss)
-from .clustered_gan import ClusterConditionedGenerator, cluster_images
+from .selfcond_gan import SelfConditionedGenerator, cluster_images
 from .gaussian_mixture import GaussianMixture, ClassConditionalMixture
 from .pixelcnn import PixelCNN, CategoricalPixelCNN, MaskedConv2d
 from .vq_vae import VQVAE, VectorQuantizer

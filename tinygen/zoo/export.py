@@ -20,7 +20,7 @@ import numpy as np
 from ..serialization import load, save
 from . import WEIGHTS_DIR, kinds
 
-KIND_OF_ARCH = {"cgan": "cgan", "acgan": "acgan", "clustered": "selfcond-gan", "dcgan": "dcgan",
+KIND_OF_ARCH = {"cgan": "cgan", "acgan": "acgan", "selfcond": "selfcond-gan", "dcgan": "dcgan",
                 "wgan-gp": "wgan-gp", "mlp": "mlp-gan", "seed": "keras-gan"}
 # metrics worth a card: (key in metrics.json, or a path into it with '/')
 CARD_METRICS = ("fid", "kid_x1000", "precision", "recall", "modes_covered", "classifier_score",

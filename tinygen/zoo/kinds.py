@@ -65,8 +65,8 @@ class SelfConditionedGAN(Kind):
     """G(z, c) with c ~ π, the k-means clusters' sizes: an unconditional p(x)."""
 
     def build(self, config):
-        from ..models.clustered_gan import ClusterConditionedGenerator
-        return ClusterConditionedGenerator(config["latent_dim"], config["clusters"])
+        from ..models.selfcond_gan import SelfConditionedGenerator
+        return SelfConditionedGenerator(config["latent_dim"], config["clusters"])
 
     def draw(self, model, n, labels, extra, options):
         with no_grad():

@@ -1,4 +1,4 @@
-"""A GAN conditioned on clusters of its training images instead of labels.
+"""A self-conditioned GAN: conditioned on clusters of its training images instead of labels.
 
 Sage et al. (2018, "Logo synthesis and manipulation with clustered GANs") cluster
 the training set and train a conditional GAN on the cluster ids; Liu et al.
@@ -39,7 +39,7 @@ def cluster_images(images, num_clusters, seed=0):
     return kmeans(x, num_clusters, seed=seed)[1]
 
 
-class ClusterConditionedGenerator(ConditionalGenerator):
+class SelfConditionedGenerator(ConditionalGenerator):
     """G(z, c) with the cluster sizes π kept as a buffer, so that ``sample(n)`` draws
     c ~ Categorical(π) as the mixture above does."""
 
