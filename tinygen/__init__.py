@@ -3,7 +3,8 @@ import numpy as _np
 
 from .backend import use_backend, get_backend, get_array_module, cupy_available
 from .host_allocator import tune_host_allocator
-from .autograd.tensor import Tensor, get_default_dtype, set_default_dtype
+from .autograd.tensor import Tensor
+from .dtypes import get_default_dtype, set_default_dtype
 from .autograd import no_grad, enable_grad, set_grad_enabled
 from . import autograd
 from .random import manual_seed, get_rng_state, set_rng_state

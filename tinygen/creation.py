@@ -5,7 +5,8 @@ import numpy as np
 
 from . import backend as _backend
 from . import random as _random
-from .autograd.tensor import Tensor, as_array, get_default_dtype, resolve_dtype
+from .autograd.tensor import Tensor, as_array, constant
+from .dtypes import get_default_dtype, resolve_dtype
 
 
 def _shape(size):
@@ -15,7 +16,7 @@ def _shape(size):
 
 
 def _finish(array, requires_grad):
-    t = Tensor._make(array, None, 0)
+    t = constant(array)
     if requires_grad:
         t.requires_grad_(True)
     return t

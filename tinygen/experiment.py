@@ -151,7 +151,7 @@ def _check_counts(parser, args):
     at_least("num_samples", 1)
     if args.limit is not None:
         at_least("limit", max(args.batch_size, 1),
-                 f" (the batch size: fewer images would make no training step)")
+                 " (the batch size: fewer images would make no training step)")
     from .metrics.report import MIN_SAMPLES       # the one minimum the metrics enforce
     at_least("fid_n", MIN_SAMPLES, f" (precision/recall need k + 1 = {MIN_SAMPLES} samples)")
     for name in COUNT_FLAGS:

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-
-import numpy as np
 
 
 def main(argv=None):

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from .grad_mode import state
 from .function import _check_finite, _describe
+from .ops.math import cast
+from .tensor import Tensor, constant, ones_like_data
 
 
 def _accumulate(old, new):
@@ -161,10 +163,9 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
 
 
 def _add_to_leaf(leaf, g, create_graph):
-    from .tensor import Tensor
     g = _in_dtype_of(leaf, g)
     if not create_graph:
-        g = Tensor._make(g.data, None, 0)   # a plain array: no graph hangs on .grad
+        g = constant(g.data)   # a plain array: no graph hangs on .grad
     if leaf.grad is None:
         leaf.grad = g
     else:
@@ -176,7 +177,6 @@ def _in_dtype_of(x, g):
     a float64 tensor still gets a float32 ``.grad``."""
     if g.dtype == x.dtype:
         return g
-    from .ops.math import cast
     return cast(g, x.dtype)
 
 
@@ -216,7 +216,6 @@ def _functions_leading_to(pending, roots, wanted_leaf, wanted_node):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     """``tg.autograd.backward``: add d(tensors)/d(leaf) into every leaf's ``.grad``."""
-    from .tensor import Tensor, ones_like_data
     if isinstance(tensors, Tensor):
         tensors = [tensors]
     if grad_tensors is None:
@@ -247,7 +246,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     With ``create_graph=True`` the gradients carry a graph of their own, so a
     loss built from them (a gradient penalty) can be differentiated again.
     """
-    from .tensor import Tensor, ones_like_data
     single_out = isinstance(outputs, Tensor)
     outputs = [outputs] if single_out else list(outputs)
     single_in = isinstance(inputs, Tensor)

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import backend_of, get_array_module
 from .grad_mode import state
 
 _ndarray = np.ndarray
-Tensor = None   # set by tensor.py once the class exists (it imports this module first)
 
 
 class Function:
@@ -85,7 +85,7 @@ class Function:
                 if self.retain_output:
                     self._outputs = (ys,)
                 return Tensor._make(ys, self, 0)
-            return Tensor._make(ys, None, 0)
+            return constant(ys)
         if first is _ndarray:
             ys = tuple([y if type(y) is _ndarray else np.asarray(y) for y in ys])
         if state.anomaly:
@@ -95,7 +95,7 @@ class Function:
             if self.retain_output:
                 self._outputs = ys
             return tuple([Tensor._make(y, self, i) for i, y in enumerate(ys)])
-        return tuple([Tensor._make(y, None, 0) for y in ys])
+        return tuple([constant(y) for y in ys])
 
     def release(self):
         """Drop the saved inputs and arrays: the graph below this node is freed."""
@@ -122,7 +122,6 @@ def _unify_backends(fn, inputs):
 
 
 def _raise_mixed_backends(fn, inputs):
-    from ..backend import backend_of
     names = [backend_of(x.data) for x in inputs]
     detail = ", ".join(f"input {i} on {n}" for i, n in enumerate(names))
     cupy_idx = [i for i, n in enumerate(names) if n == "cupy"]
@@ -134,7 +133,6 @@ def _raise_mixed_backends(fn, inputs):
 
 
 def _check_finite(fn, inputs, arrays, phase):
-    from ..backend import get_array_module
     for i, a in enumerate(arrays):
         if a is None or a.dtype.kind not in "fc":
             continue
@@ -145,3 +143,9 @@ def _check_finite(fn, inputs, arrays, phase):
             raise FloatingPointError(
                 f"anomaly: {fn.name} {phase} produced {kind} in its {where} {i} "
                 f"(input shapes: {_describe(inputs)})")
+
+
+# A Function makes Tensors, and Tensor's operators call Functions (through ops).
+# This import comes last, once Function exists, so that tensor.py and the ops it
+# imports can load this module by name whichever of the two is imported first.
+from .tensor import Tensor, constant  # noqa: E402

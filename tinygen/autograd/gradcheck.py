@@ -30,6 +30,7 @@ import numpy as np
 from ..backend import get_array_module
 from .engine import grad as autograd_grad
 from .grad_mode import enable_grad
+from .tensor import Tensor, constant
 
 
 class GradcheckError(AssertionError):
@@ -66,7 +67,6 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-8, rtol=1e-6, raise_exception=True,
     Returns True, or raises GradcheckError naming the op, the input, the worst
     element and both values (returns False instead if ``raise_exception=False``).
     """
-    from .tensor import Tensor
     inputs = _as_tuple(inputs)
     targets = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not targets:
@@ -98,7 +98,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-8, rtol=1e-6, raise_exception=True,
             (o, u) for o, u in zip([o for o in outs_now if isinstance(o, Tensor) and o.dtype.kind == "f"],
                                    cotangents) if o.requires_grad]
         grads = autograd_grad([o for o, _ in pairs], grad_in,
-                              grad_outputs=[Tensor._make(u.astype(o.dtype), None, 0) for o, u in pairs],
+                              grad_outputs=[constant(u.astype(o.dtype)) for o, u in pairs],
                               allow_unused=True, create_graph=create_graph, retain_graph=create_graph)
         return [np.zeros(x.shape) if g is None else _host(g.data) for g, x in zip(grads, grad_in)]
 
@@ -184,7 +184,6 @@ def _compare(analytic, numeric, atol, rtol, op_name, where, raise_exception):
 def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-7, rtol=1e-5,
                   raise_exception=True, seed=1, **kwargs):
     """Check second derivatives: gradcheck of x ↦ uᵀ ∂f/∂x, built with create_graph=True."""
-    from .tensor import Tensor
     inputs = _as_tuple(inputs)
     targets = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     with enable_grad():
@@ -192,7 +191,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-7, rtol=1e-5,
     rng = np.random.default_rng(seed)
     if grad_outputs is None:
         xp = get_array_module(outs[0].data)
-        grad_outputs = [Tensor._make(xp.asarray(rng.standard_normal(o.shape)), None, 0)
+        grad_outputs = [constant(xp.asarray(rng.standard_normal(o.shape)))
                         for o in outs]
     grad_outputs = [g.detach().requires_grad_(True) for g in _as_tuple(grad_outputs)]
     n_in = len(inputs)
@@ -204,7 +203,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-7, rtol=1e-5,
             grads = autograd_grad(ys, [xs[i] for i in targets], grad_outputs=list(us),
                                   create_graph=True, allow_unused=True)
         return tuple(g if g is not None else
-                     Tensor._make(get_array_module(xs[i].data).zeros(xs[i].shape), None, 0)
+                     constant(get_array_module(xs[i].data).zeros(xs[i].shape))
                      for g, i in zip(grads, targets))
 
     kwargs.setdefault("check_create_graph", False)     # a third derivative is not the point

@@ -11,41 +11,9 @@ import weakref
 import numpy as np
 
 from .. import backend as _backend
-from . import ops
-from .function import Function
+from ..dtypes import get_default_dtype, resolve_dtype, set_default_dtype  # noqa: F401  (re-exported)
+from ..random import normal_array, uniform_array
 from .grad_mode import state
-
-_DTYPE_NAMES = {"float32": np.float32, "float64": np.float64, "float16": np.float16,
-                "int64": np.int64, "int32": np.int32, "int8": np.int8, "uint8": np.uint8,
-                "bool": np.bool_, "long": np.int64, "int": np.int32, "float": np.float32,
-                "double": np.float64, "half": np.float16}
-
-_default_dtype = np.dtype(np.float32)
-
-
-def get_default_dtype():
-    return _default_dtype
-
-
-def set_default_dtype(dtype):
-    """The float dtype for Python floats and float64 data (float32 unless changed)."""
-    global _default_dtype
-    dtype = resolve_dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"the default dtype must be a float type, not {dtype}")
-    _default_dtype = dtype
-
-
-def resolve_dtype(dtype):
-    """np.dtype for "float32", np.float32, np.dtype('float32'), ...; None stays None."""
-    if dtype is None:
-        return None
-    if isinstance(dtype, str):
-        if dtype not in _DTYPE_NAMES:
-            raise TypeError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPE_NAMES)}")
-        return np.dtype(_DTYPE_NAMES[dtype])
-    return np.dtype(dtype)
-
 
 def as_array(data, dtype=None, xp=None):
     """Convert ``data`` to an array on module ``xp`` (the active backend by default).
@@ -65,7 +33,7 @@ def as_array(data, dtype=None, xp=None):
             array = xp.asarray(array)
     if dtype is None:
         if array.dtype == np.float64:
-            dtype = _default_dtype
+            dtype = get_default_dtype()
         elif array.dtype.kind in "iu" and not isinstance(data, np.ndarray) and array.dtype != np.uint8:
             dtype = np.dtype(np.int64)
         elif array.dtype.kind in "OUS":
@@ -101,10 +69,6 @@ class Tensor:
         t._retains_grad = False
         t.requires_grad = grad_fn is not None
         return t
-
-    def _wrap(self, array):
-        """A constant Tensor on this tensor's backend."""
-        return Tensor._make(array, None, 0)
 
     # -- attributes -----------------------------------------------------
     @property
@@ -197,13 +161,13 @@ class Tensor:
 
     def detach(self):
         """The same data, cut from the graph."""
-        return Tensor._make(self.data, None, 0)
+        return constant(self.data)
 
     def clone(self):
         """A copy of the data that stays in the graph."""
         if self.requires_grad:
             return ops.add(self, 0)
-        return Tensor._make(self.data.copy(), None, 0)
+        return constant(self.data.copy())
 
     def requires_grad_(self, requires_grad=True):
         if self.grad_fn is not None and not requires_grad:
@@ -231,7 +195,7 @@ class Tensor:
         if isinstance(target, str) and target in _backend.BACKENDS:
             if self.device == target:
                 return self
-            return ToBackend(target)(self)
+            return ops.to_backend(self, target)
         return ops.cast(self, resolve_dtype(target))
 
     def cpu(self):
@@ -263,15 +227,14 @@ class Tensor:
 
     # -- autograd ------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
-        from .engine import backward
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     # -- printing --------------------------------------------------------
     def __repr__(self):
         body = np.array2string(_backend.to_numpy(self.data), precision=4, separator=", ",
                                prefix="tensor(")
         extras = []
-        if self.dtype != _default_dtype and self.dtype.kind == "f":
+        if self.dtype != get_default_dtype() and self.dtype.kind == "f":
             extras.append(f"dtype={self.dtype}")
         if self.device != "numpy":
             extras.append(f"device='{self.device}'")
@@ -341,7 +304,7 @@ class Tensor:
     # comparisons give boolean tensors without gradient
     def _compare(self, other, op):
         other = other.data if isinstance(other, Tensor) else other
-        return Tensor._make(op(self.data, other), None, 0)
+        return constant(op(self.data, other))
 
     def __eq__(self, other):
         return self._compare(other, np.equal if type(self.data) is np.ndarray else
@@ -363,7 +326,7 @@ class Tensor:
         return self._compare(other, _backend.get_array_module(self.data).greater_equal)
 
     def __invert__(self):
-        return Tensor._make(~self.data, None, 0)
+        return constant(~self.data)
 
     def __and__(self, other):
         return self._compare(other, lambda a, b: a & b)
@@ -390,10 +353,10 @@ class Tensor:
         return self >= other
 
     def any(self, dim=None, keepdim=False):
-        return Tensor._make(self.data.any(axis=dim, keepdims=keepdim), None, 0)
+        return constant(self.data.any(axis=dim, keepdims=keepdim))
 
     def all(self, dim=None, keepdim=False):
-        return Tensor._make(self.data.all(axis=dim, keepdims=keepdim), None, 0)
+        return constant(self.data.all(axis=dim, keepdims=keepdim))
 
     def argmax(self, dim=None, keepdim=False):
         return _arg(self, dim, keepdim, "argmax")
@@ -450,24 +413,19 @@ class Tensor:
         return ops.minimum(self, other)
 
     def relu(self):
-        from ..nn.functional import relu
-        return relu(self)
+        return ops.relu(self)
 
     def sigmoid(self):
-        from ..nn.functional import sigmoid
-        return sigmoid(self)
+        return ops.sigmoid(self)
 
     def tanh(self):
-        from ..nn.functional import tanh
-        return tanh(self)
+        return ops.tanh(self)
 
     def softmax(self, dim):
-        from ..nn.functional import softmax
-        return softmax(self, dim)
+        return ops.softmax(self, dim)
 
     def log_softmax(self, dim):
-        from ..nn.functional import log_softmax
-        return log_softmax(self, dim)
+        return ops.log_softmax(self, dim)
 
     # -- reductions ------------------------------------------------------
     def sum(self, dim=None, keepdim=False):
@@ -595,57 +553,36 @@ class Tensor:
         return self._set(self.data.clip(min, max))
 
     def uniform_(self, a=0.0, b=1.0):
-        from ..random import uniform_array
         return self._set(uniform_array(self.shape, a, b, self.dtype, self.device))
 
     def normal_(self, mean=0.0, std=1.0):
-        from ..random import normal_array
         return self._set(normal_array(self.shape, mean, std, self.dtype, self.device))
-
-
-# modules that tensor.py imports cannot import Tensor at their top; hand it to them now
-from . import function as _function_module  # noqa: E402
-from .ops import arithmetic as _arithmetic_module  # noqa: E402
-
-_function_module.Tensor = Tensor
-_arithmetic_module.Tensor = Tensor
 
 
 def _arg(t, dim, keepdim, name):
     xp = _backend.get_array_module(t.data)
     if dim is None:
-        return Tensor._make(xp.asarray(getattr(xp, name)(t.data)), None, 0)
+        return constant(xp.asarray(getattr(xp, name)(t.data)))
     out = getattr(xp, name)(t.data, axis=dim)
     if keepdim:
         out = xp.expand_dims(out, dim)
-    return Tensor._make(out, None, 0)
+    return constant(out)
+
+
+def constant(array):
+    """A Tensor on ``array`` that no gradient flows into: a mask, an index, a sign,
+    a scalar lifted next to a tensor. The one way tinygen wraps a raw array."""
+    return Tensor._make(array, None, 0)
 
 
 def ones_like_data(t):
     """A constant Tensor of ones with t's shape, dtype and backend."""
     xp = _backend.get_array_module(t.data)
-    return Tensor._make(xp.ones(t.shape, dtype=t.dtype), None, 0)
+    return constant(xp.ones(t.shape, dtype=t.dtype))
 
 
-class ToBackend(Function):
-    """y = x copied to another backend; the gradient is copied back."""
-
-    def __init__(self, target):
-        self.target = target
-
-    def forward(self, x):
-        self.source = _backend.backend_of(x)
-        return _backend.to_backend(x, self.target)
-
-    def __call__(self, x):
-        # the one op whose input and output live on different backends
-        requires_grad = state.grad_enabled and x.requires_grad
-        y = self.forward(x.data)
-        if not requires_grad:
-            return Tensor._make(y, None, 0)
-        self.inputs, self.needs_input_grad, self.requires_grad = (x,), (True,), True
-        return Tensor._make(y, self, 0)
-
-    def backward(self, gy):
-        return ToBackend(self.source)(gy)
-
+# Tensor's operators call the ops, and the ops make Tensors: each module needs the
+# other. These imports come last, once Tensor and constant exist, so that the ops
+# and the engine can import them by name at their top.
+from . import ops  # noqa: E402
+from . import engine  # noqa: E402

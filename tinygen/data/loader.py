@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend as _backend
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import constant
 from .transforms import scale
 
 
@@ -97,12 +97,12 @@ class DataLoader:
             pixels = _backend.to_backend(self._images[idx], self.backend)   # one copy, uint8
         else:
             pixels = self._images[xp.asarray(idx)]
-        x = Tensor._make(pixels if self.scale_to is None else scale(pixels, self.scale_to), None, 0)
+        x = constant(pixels if self.scale_to is None else scale(pixels, self.scale_to))
         if self.transform is not None:
             x = self.transform(x)
         y = None
         if self._labels is not None:
             labels = self._labels[idx] if isinstance(self._labels, np.ndarray) else \
                 self._labels[xp.asarray(idx)]
-            y = Tensor._make(_backend.to_backend(labels, self.backend), None, 0)
+            y = constant(_backend.to_backend(labels, self.backend))
         return x, y

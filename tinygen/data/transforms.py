@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import creation
-from ..autograd import ops
+from ..autograd import constant, ops
 from ..backend import get_array_module
 
 
@@ -87,7 +87,7 @@ class RandomShift:
         cols = dx[:, None, None, None] + xp.arange(w)[None, None, None, :]
         batch = xp.arange(n)[:, None, None, None]
         chan = xp.arange(c)[None, :, None, None]
-        return x._wrap(padded[batch, chan, rows, cols])
+        return constant(padded[batch, chan, rows, cols])
 
     def __repr__(self):
         return f"RandomShift({self.max_shift})"

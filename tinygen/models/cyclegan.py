@@ -22,9 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
-from ..autograd.ops import cat
 from ..creation import zeros
-from ..nn import functional as F
 
 
 class ResnetBlock(nn.Module):

@@ -11,7 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import backend as _backend
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, constant
 from .parameter import Parameter
 
 
@@ -173,7 +173,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad = Tensor._make(p.grad.data * 0, None, 0)
+                p.grad = constant(p.grad.data * 0)
 
     def to(self, target):
         """Move every parameter and buffer to a backend ('numpy'/'cupy') or cast floats to a dtype."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 
 from .. import backend as _backend
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, constant
 
 
 class Optimizer:
@@ -37,7 +37,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad = Tensor._make(p.grad.data * 0, None, 0)
+                    p.grad = constant(p.grad.data * 0)
 
     def step(self):
         raise NotImplementedError(f"{type(self).__name__} must define step")  # abstract

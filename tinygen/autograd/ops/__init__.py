@@ -7,3 +7,6 @@ from .shape import (reshape, permute, transpose, flip, broadcast_to, expand, rep
                     unsqueeze, flatten)
 from .indexing import getitem, gather, scatter_add, index_select
 from .join import cat, stack, split, chunk, pad
+from .activation import (relu, leaky_relu, sigmoid, tanh, softplus, elu, silu, gelu, softmax,
+                         log_softmax)
+from .device import to_backend

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...backend import get_array_module
+from ...dtypes import get_default_dtype
 from ..function import Function
+from ..tensor import Tensor, constant
 
-Tensor = None   # set by tensor.py (which imports this module before Tensor exists)
 
 
 def lift(value, like):
@@ -21,20 +23,18 @@ def lift(value, like):
     """
     if isinstance(value, Tensor):
         return value
-    from ..tensor import get_default_dtype
     xp = _module_of(like.data)
     dtype = like.dtype
     if dtype.kind in "biu" and isinstance(value, (float, np.floating)):
         dtype = get_default_dtype()
     elif dtype.kind == "b" and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         dtype = np.dtype(np.int64)
-    return Tensor._make(xp.asarray(value, dtype=dtype), None, 0)
+    return constant(xp.asarray(value, dtype=dtype))
 
 
 def _module_of(array):
     if type(array) is np.ndarray:
         return np
-    from ...backend import get_array_module
     return get_array_module(array)
 
 
@@ -188,9 +188,9 @@ def promote(a, b):
     -> float64). The integer side needs no gradient, so a plain cast does."""
     ka, kb = a.dtype.kind, b.dtype.kind
     if ka in "biu" and kb in "fc":
-        a = Tensor._make(a.data.astype(b.dtype), None, 0)
+        a = constant(a.data.astype(b.dtype))
     elif kb in "biu" and ka in "fc":
-        b = Tensor._make(b.data.astype(a.dtype), None, 0)
+        b = constant(b.data.astype(a.dtype))
     return a, b
 
 
@@ -210,9 +210,8 @@ def div(a, b):
     """True division, as in PyTorch: two integer tensors give the default float dtype."""
     a, b = promote(a, lift(b, a))
     if a.dtype.kind in "biu" and b.dtype.kind in "biu":
-        from ..tensor import get_default_dtype
-        a = Tensor._make(a.data.astype(get_default_dtype()), None, 0)
-        b = Tensor._make(b.data.astype(get_default_dtype()), None, 0)
+        a = constant(a.data.astype(get_default_dtype()))
+        b = constant(b.data.astype(get_default_dtype()))
     return Div()(a, b)
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...backend import get_array_module
 from ..function import Function
+from ..tensor import Tensor
 
 
 def _xp(a):
-    from ...backend import get_array_module
     return get_array_module(a)
 
 
@@ -32,7 +33,6 @@ def _scatter_add_into(out, key, values):
 def _normalize_key(key, xp):
     """Turn Tensors into arrays, lists into integer arrays, and boolean masks into
     their nonzero integer indices (``add.at`` needs integer indices)."""
-    from ..tensor import Tensor
     if not isinstance(key, tuple):
         key = (key,)
     out, advanced = [], False
@@ -133,7 +133,6 @@ class ScatterAdd(Function):
 
 
 def _index_array(index):
-    from ..tensor import Tensor
     return index.data if isinstance(index, Tensor) else index
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...backend import get_array_module
 from ..function import Function
 from .indexing import getitem, index_select
 
@@ -20,7 +21,6 @@ class Cat(Function):
         self.dim = dim
 
     def forward(self, *xs):
-        from ...backend import get_array_module
         return get_array_module(xs[0]).concatenate(xs, axis=self.dim)
 
     def backward(self, gy):
@@ -92,7 +92,6 @@ class ConstantPad(Function):
         self.widths, self.value = widths, value
 
     def forward(self, x):
-        from ...backend import get_array_module
         return get_array_module(x).pad(x, self.widths, mode="constant", constant_values=self.value)
 
     def backward(self, gy):
@@ -114,7 +113,6 @@ def pad(x, pad, mode="constant", value=0.0):
     numpy_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(mode)
     if numpy_mode is None:
         raise ValueError(f"pad mode {mode!r}; choose constant, reflect, replicate or circular")
-    from ...backend import get_array_module
     xp = get_array_module(x.data)
     for d, (lo, hi) in enumerate(widths):
         if lo or hi:

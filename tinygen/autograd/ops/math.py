@@ -9,14 +9,10 @@ import math
 
 import numpy as np
 
+from ...backend import get_array_module
 from ..function import Function
+from ..tensor import Tensor, constant
 from .arithmetic import lift, sum_to
-
-
-def _const(array):
-    """Wrap an array as a Tensor that carries no gradient (a mask, a sign)."""
-    from ..tensor import Tensor
-    return Tensor._make(array, None, 0)
 
 
 class Exp(Function):
@@ -59,7 +55,7 @@ class Abs(Function):
 
     def backward(self, gy):
         x = self.inputs[0].data
-        return gy * _const(_xp(x).sign(x))
+        return gy * constant(_xp(x).sign(x))
 
 
 class Clamp(Function):
@@ -76,7 +72,7 @@ class Clamp(Function):
         keep = _xp(x).ones(x.shape, dtype=bool) if self.lo is None else (x >= self.lo)
         if self.hi is not None:
             keep = keep & (x <= self.hi)
-        return gy * _const(keep.astype(gy.dtype))
+        return gy * constant(keep.astype(gy.dtype))
 
 
 class Maximum(Function):
@@ -105,8 +101,8 @@ def _select_grads(fn, gy, larger):
     ties = a.data == b.data
     weight_a = wins.astype(gy.dtype) + 0.5 * ties.astype(gy.dtype)
     na, nb = fn.needs_input_grad
-    ga = sum_to(gy * _const(weight_a), a.shape) if na else None
-    gb = sum_to(gy * _const(1.0 - weight_a), b.shape) if nb else None
+    ga = sum_to(gy * constant(weight_a), a.shape) if na else None
+    gb = sum_to(gy * constant(1.0 - weight_a), b.shape) if nb else None
     return ga, gb
 
 
@@ -122,8 +118,8 @@ class Where(Function):
     def backward(self, gy):
         a, b = self.inputs
         na, nb = self.needs_input_grad
-        zero = _const(_xp(gy.data).zeros((), dtype=gy.dtype))
-        cond = _const(self.cond)
+        zero = constant(_xp(gy.data).zeros((), dtype=gy.dtype))
+        cond = constant(self.cond)
         ga = sum_to(where(cond, gy, zero), a.shape) if na else None
         gb = sum_to(where(cond, zero, gy), b.shape) if nb else None
         return ga, gb
@@ -161,7 +157,6 @@ class Cast(Function):
 def _xp(array):
     if type(array) is np.ndarray:
         return np
-    from ...backend import get_array_module
     return get_array_module(array)
 
 
@@ -201,7 +196,6 @@ def minimum(a, b):
 
 def where(cond, a, b):
     """``a`` where ``cond`` is true, else ``b``; scalars are allowed for a or b."""
-    from ..tensor import Tensor
     if not isinstance(a, Tensor):
         a = lift(a, b)
     b = lift(b, a)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import builtins
 
+from ...backend import get_array_module
 from ..function import Function
+from ..tensor import constant
 from .shape import broadcast_to, reshape
 
 
@@ -88,7 +90,6 @@ class MaxAlongDim(Function):
         self.dim, self.keepdim, self.largest = dim, keepdim, largest
 
     def forward(self, x):
-        from ...backend import get_array_module
         xp = get_array_module(x)
         pick = xp.argmax if self.largest else xp.argmin
         idx = pick(x, axis=self.dim)
@@ -98,16 +99,14 @@ class MaxAlongDim(Function):
 
     def backward(self, gy):
         from .indexing import scatter_add
-        from ..tensor import Tensor
         x = self.inputs[0]
         if not self.keepdim:
             gy = reshape(gy, _kept_shape(x.shape, (self.dim,)))
-        index = Tensor._make(self.indices, None, 0)
+        index = constant(self.indices)
         return scatter_add(gy, self.dim, index, x.shape)
 
 
 def _max_or_min(x, dim, keepdim, largest):
-    from ..tensor import Tensor
     if dim is None:
         if x.data.size == 0:
             raise RuntimeError("max()/min() of an empty tensor")
@@ -115,11 +114,11 @@ def _max_or_min(x, dim, keepdim, largest):
         return MaxAlongDim(0, False, largest)(flat).reshape(())
     (d,) = _normalize_dims(dim, x.ndim)
     if x.ndim == 0:
-        return x, Tensor._make(x.data.astype("int64") * 0, None, 0)
+        return x, constant(x.data.astype("int64") * 0)
     fn = MaxAlongDim(d, keepdim, largest)
     values = fn(x)
     indices = fn.indices if keepdim else fn.indices.squeeze(d)
-    return values, Tensor._make(indices, None, 0)
+    return values, constant(indices)
 
 
 def max(x, dim=None, keepdim=False):
@@ -134,12 +133,11 @@ def min(x, dim=None, keepdim=False):
 def logsumexp(x, dim=None, keepdim=False):
     """log Σ exp(x) = m + log Σ exp(x - m), with m = max x held constant for stability."""
     from .math import exp, log
-    from ...backend import get_array_module
     dims = _normalize_dims(dim, x.ndim)
     xp = get_array_module(x.data)
     m = x.data.max(axis=dims, keepdims=True) if x.ndim else x.data
     m = xp.where(xp.isfinite(m), m, 0).astype(x.dtype)
-    shift = x._wrap(m)
+    shift = constant(m)
     out = log(sum(exp(x - shift), dims, keepdim=True)) + shift
     if not keepdim:
         out = reshape(out, tuple(s for i, s in enumerate(x.shape) if i not in dims))

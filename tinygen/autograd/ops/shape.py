@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...backend import get_array_module
 from ..function import Function
 
 
@@ -45,7 +46,6 @@ class Flip(Function):
         self.dims = dims
 
     def forward(self, x):
-        from ...backend import get_array_module
         return get_array_module(x).flip(x, self.dims)
 
     def backward(self, gy):
@@ -59,7 +59,6 @@ class BroadcastTo(Function):
         self.shape = shape
 
     def forward(self, x):
-        from ...backend import get_array_module
         return get_array_module(x).broadcast_to(x, self.shape)
 
     def backward(self, gy):
@@ -74,7 +73,6 @@ class Tile(Function):
         self.reps = reps
 
     def forward(self, x):
-        from ...backend import get_array_module
         return get_array_module(x).tile(x, self.reps)
 
     def backward(self, gy):

@@ -3,13 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd import ops
+from ...autograd import constant, ops
 from ...backend import get_array_module
-
-
-def _const(array):
-    from ...autograd.tensor import Tensor
-    return Tensor._make(array, None, 0)
 
 
 def linear(x, weight, bias=None):
@@ -34,7 +29,7 @@ def dropout(x, p=0.5, training=True, inplace=False):
     from ...random import uniform_array
     keep = uniform_array(x.shape, dtype=x.dtype if x.dtype.kind == "f" else None,
                          device=x.device) >= p
-    return x * _const(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
+    return x * constant(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
 
 
 def embedding(indices, weight, padding_idx=None):
@@ -47,7 +42,7 @@ def embedding(indices, weight, padding_idx=None):
         raise TypeError(f"embedding indices must be integers, got {idx.dtype}")
     out = ops.getitem(weight, idx)
     if padding_idx is not None:
-        keep = _const((idx != padding_idx)[..., None].astype(weight.dtype))
+        keep = constant((idx != padding_idx)[..., None].astype(weight.dtype))
         # the same values everywhere; the padding rows' part comes from a detached copy
         out = out * keep + ops.getitem(weight.detach(), idx) * (1.0 - keep)
     return out
@@ -70,7 +65,7 @@ def one_hot(labels, num_classes=-1):
     # comparing with arange broadcasts to the one-hot without a scatter; it also
     # avoids a device→host check of the label range, which would sync the GPU
     out = (idx[..., None] == xp.arange(num_classes, dtype=idx.dtype)).astype(np.int64)
-    return _const(out)
+    return constant(out)
 
 
 def _nearest_source(size_in, size_out, scale):
@@ -116,7 +111,7 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         cols = xp.asarray(_nearest_source(w, ow, scales[1]))
         return ops.index_select(ops.index_select(x, 2, rows), 3, cols)
     if mode == "bilinear":
-        m_h = _const(xp.asarray(_bilinear_matrix(h, oh, align_corners, scales[0]), dtype=x.dtype))
-        m_w = _const(xp.asarray(_bilinear_matrix(w, ow, align_corners, scales[1]).T, dtype=x.dtype))
+        m_h = constant(xp.asarray(_bilinear_matrix(h, oh, align_corners, scales[0]), dtype=x.dtype))
+        m_w = constant(xp.asarray(_bilinear_matrix(w, ow, align_corners, scales[1]).T, dtype=x.dtype))
         return ops.matmul(ops.matmul(m_h, x), m_w)
     raise ValueError(f"interpolate mode {mode!r}; choose 'nearest' or 'bilinear'")

@@ -16,15 +16,10 @@ import math
 
 import numpy as np
 
-from ...autograd import ops
+from ...autograd import constant, ops
 from ...autograd.function import Function
 from ...backend import get_array_module
 from .activation import log_softmax, softplus
-
-
-def _const(array):
-    from ...autograd.tensor import Tensor
-    return Tensor._make(array, None, 0)
 
 
 def _reduce(loss, reduction):
@@ -47,7 +42,7 @@ def _as_target(target, like):
     from ...autograd.tensor import Tensor
     if isinstance(target, Tensor):
         return target
-    return _const(get_array_module(like.data).asarray(target, dtype=like.dtype))
+    return constant(get_array_module(like.data).asarray(target, dtype=like.dtype))
 
 
 def mse_loss(x, target, reduction="mean"):
@@ -74,8 +69,8 @@ class ClampedLog(Function):
     def backward(self, gy):
         x = self.inputs[0]
         inside = x.data > math.exp(-100.0)
-        safe_x = ops.where(_const(inside), x, 1.0)
-        return gy * _const(inside.astype(gy.dtype)) / safe_x
+        safe_x = ops.where(constant(inside), x, 1.0)
+        return gy * constant(inside.astype(gy.dtype)) / safe_x
 
 
 def binary_cross_entropy(p, target, weight=None, reduction="mean"):
@@ -139,9 +134,9 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
         # on a GPU the check above would wait for the device every step; instead an
         # out-of-range target makes its loss NaN, which detect_anomaly() names
         per_item_w = xp.where(out_of_range, xp.asarray(np.nan, dtype=lp.dtype), per_item_w)
-    loss = -picked * _const(per_item_w)
+    loss = -picked * constant(per_item_w)
     if reduction == "mean":
-        return ops.sum(loss) / _const(per_item_w.sum())      # a device scalar: no sync
+        return ops.sum(loss) / constant(per_item_w.sum())      # a device scalar: no sync
     if reduction == "none":
         return ops.reshape(loss, out_shape)
     return _reduce(loss, reduction)
@@ -171,10 +166,10 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     valid = (tt != ignore_index).astype(lp.dtype)
     w = xp.ones(c, dtype=lp.dtype) if weight is None else \
         (weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=lp.dtype))
-    smooth = -ops.sum(lp * _const(w), 1) * _const(valid) * (1.0 / c)
+    smooth = -ops.sum(lp * constant(w), 1) * constant(valid) * (1.0 / c)
     if reduction == "mean":
         denominator = (w[xp.where(tt != ignore_index, tt, 0)] * valid).sum()   # stays on the device
-        smooth = ops.sum(smooth) / _const(denominator)
+        smooth = ops.sum(smooth) / constant(denominator)
     elif reduction == "sum":
         smooth = ops.sum(smooth)
     else:
@@ -189,7 +184,7 @@ def kl_div(x, target, reduction="mean", log_target=False):
         loss = ops.exp(target) * (target - x)
     else:
         positive = target.data > 0
-        safe = ops.where(_const(positive), target, 1.0)
+        safe = ops.where(constant(positive), target, 1.0)
         loss = target * ops.log(safe) - target * x
     if reduction == "batchmean":
         return ops.sum(loss) * (1.0 / x.shape[0])
@@ -205,7 +200,7 @@ def gaussian_nll_loss(x, target, var, full=False, eps=1e-6, reduction="mean"):
     xp = get_array_module(var.data)
     if xp is np and (var.data < 0).any():      # host only, as in binary_cross_entropy
         raise ValueError("gaussian_nll_loss: var has negative entries")
-    var = var + _const(xp.maximum(var.data, eps) - var.data)   # clamp in value only
+    var = var + constant(xp.maximum(var.data, eps) - var.data)   # clamp in value only
     loss = 0.5 * (ops.log(var) + (x - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)

@@ -19,13 +19,8 @@ import numpy as np
 
 from ...autograd.function import Function
 from ...autograd.grad_mode import state
-from ...autograd import ops
+from ...autograd import constant, ops
 from ...backend import get_array_module
-
-
-def _const(array):
-    from ...autograd.tensor import Tensor
-    return Tensor._make(array, None, 0)
 
 
 def xp_einsum(spec, *arrays):
@@ -79,11 +74,11 @@ class BatchNormTrain(Function):
             gx = g * a.reshape(shape)
             gx += self.centered * (-a * g_xhat_sum * self.inv_std / count).reshape(shape)
             gx += (-a * g_sum / count).reshape(shape)
-            gx = _const(gx)
+            gx = constant(gx)
         if self.needs_input_grad[1]:
-            gw = _const(g_xhat_sum.astype(weight.dtype, copy=False))
+            gw = constant(g_xhat_sum.astype(weight.dtype, copy=False))
         if self.needs_input_grad[2]:
-            gb = _const(g_sum.astype(weight.dtype, copy=False))
+            gb = constant(g_sum.astype(weight.dtype, copy=False))
         return gx, gw, gb
 
     def _backward_differentiable(self, gy):
@@ -120,8 +115,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         if count < 2:
             raise ValueError(f"batch_norm in training needs more than 1 value per channel "
                              f"(input shape {tuple(x.shape)})")
-        w = weight if weight is not None else _const(xp.ones(channels, dtype=x.dtype))
-        b = bias if bias is not None else _const(xp.zeros(channels, dtype=x.dtype))
+        w = weight if weight is not None else constant(xp.ones(channels, dtype=x.dtype))
+        b = bias if bias is not None else constant(xp.zeros(channels, dtype=x.dtype))
         fn = BatchNormTrain(eps)
         y = fn(x, w, b)
         if running_mean is not None:
@@ -135,8 +130,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         return y
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm in eval mode needs running_mean and running_var")
-    rm = running_mean if isinstance(running_mean, Tensor) else _const(running_mean)
-    rv = running_var if isinstance(running_var, Tensor) else _const(running_var)
+    rm = running_mean if isinstance(running_mean, Tensor) else constant(running_mean)
+    rv = running_var if isinstance(running_var, Tensor) else constant(running_var)
     shape = _channel_shape(x)
     y = (x - ops.reshape(rm.detach(), shape)) * ops.reshape((rv.detach() + eps) ** -0.5, shape)
     if weight is not None:

@@ -12,14 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd import ops
+from ...autograd import constant, ops
 from ...backend import get_array_module
 from .conv import _pair, conv2d, sliding_windows
-
-
-def _const(array):
-    from ...autograd.tensor import Tensor
-    return Tensor._make(array, None, 0)
 
 
 def _pool_args(x, kernel_size, stride, padding, ceil_mode):
@@ -59,7 +54,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     if return_indices:
         # PyTorch reports indices into the unpadded plane
         index = (rows - ph) * w + (cols - pw)
-        return y, _const(index.astype(np.int64))
+        return y, constant(index.astype(np.int64))
     return y
 
 
@@ -69,13 +64,13 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     xp = get_array_module(x.data)
     c = x.shape[1]
     area = divisor_override or kernel[0] * kernel[1]
-    weight = _const(xp.full((c, 1) + kernel, 1.0 / area, dtype=x.dtype))
+    weight = constant(xp.full((c, 1) + kernel, 1.0 / area, dtype=x.dtype))
     y = conv2d(x, weight, stride=stride, padding=padding, groups=c)
     if not count_include_pad and (padding[0] or padding[1]) and divisor_override is None:
         ones = xp.ones((1, 1) + tuple(x.shape[2:]), dtype=x.dtype)
-        counted = conv2d(_const(ones), _const(xp.ones((1, 1) + kernel, dtype=x.dtype)),
+        counted = conv2d(constant(ones), constant(xp.ones((1, 1) + kernel, dtype=x.dtype)),
                          stride=stride, padding=padding)
-        y = y * _const(area / counted.data)
+        y = y * constant(area / counted.data)
     return y
 
 
@@ -96,6 +91,6 @@ def adaptive_avg_pool2d(x, output_size):
         n, c = x.shape[:2]
         return ops.mean(ops.reshape(x, (n, c, oh, h // oh, ow, w // ow)), (3, 5))
     xp = get_array_module(x.data)
-    a_h = _const(_adaptive_matrix(xp, h, oh, x.dtype))
-    a_w = _const(_adaptive_matrix(xp, w, ow, x.dtype))
+    a_h = constant(_adaptive_matrix(xp, h, oh, x.dtype))
+    a_w = constant(_adaptive_matrix(xp, w, ow, x.dtype))
     return ops.matmul(ops.matmul(a_h, x), ops.transpose(a_w, 0, 1))

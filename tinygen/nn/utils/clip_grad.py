@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ...autograd.tensor import Tensor
+from ...autograd.tensor import Tensor, constant
 from ...backend import get_array_module
 
 
@@ -16,7 +16,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         parameters = [parameters]
     grads = [p.grad.data for p in parameters if p.grad is not None]
     if not grads:
-        return Tensor._make(get_array_module(None).zeros(()), None, 0)
+        return constant(get_array_module(None).zeros(()))
     xp = get_array_module(grads[0])
     if norm_type == math.inf:
         total = xp.max(xp.stack([xp.abs(g).max() for g in grads]))
@@ -27,5 +27,5 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     coef = xp.minimum(max_norm / (total + 1e-6), 1.0)
     for p in parameters:
         if p.grad is not None:
-            p.grad = Tensor._make((p.grad.data * coef).astype(p.grad.dtype, copy=False), None, 0)
-    return Tensor._make(xp.asarray(total), None, 0)
+            p.grad = constant((p.grad.data * coef).astype(p.grad.dtype, copy=False))
+    return constant(xp.asarray(total))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.grad_mode import no_grad
-from ...autograd.tensor import Tensor
+from ...autograd.tensor import Tensor, constant
 from ...backend import get_array_module, to_backend
 from ..parameter import Parameter
 
@@ -57,8 +57,8 @@ class _SpectralNorm:
                 u = _normalize(matrix @ v, self.eps)
             # new arrays, not in-place writes: a graph built by an earlier forward keeps its u, v
             u_buf.data, v_buf.data = u, v
-        u = Tensor._make(u_buf.data, None, 0)          # constants for the graph
-        v = Tensor._make(v_buf.data, None, 0)
+        u = constant(u_buf.data)          # constants for the graph
+        v = constant(v_buf.data)
         sigma = (u * (self.weight_matrix(weight) @ v)).sum()
         return weight / sigma
 
@@ -90,8 +90,8 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
     del module._parameters[name]
     module.register_parameter(name + "_orig", weight)
-    module.register_buffer(name + "_u", Tensor._make(u, None, 0))
-    module.register_buffer(name + "_v", Tensor._make(v, None, 0))
+    module.register_buffer(name + "_u", constant(u))
+    module.register_buffer(name + "_v", constant(v))
     with no_grad():
         setattr(module, name, hook.compute_weight(module, update=False))
     module.register_forward_pre_hook(hook)
