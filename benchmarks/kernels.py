@@ -1,4 +1,4 @@
-"""conv2d, conv_transpose2d and batch_norm kernels, and whole training steps of the seed-004
+"""conv2d, conv_transpose2d and batch_norm kernels, and whole training steps of the convolutional
 VAE and a DCGAN, on NumPy, side by side with PyTorch CPU in the same run.
 
     python benchmarks/kernels.py            # times and ratios
@@ -24,7 +24,7 @@ BATCH = 128
 
 
 def seed_vae(lib):
-    """Seed 004's VAE: conv 32/64 stride 2 → dense 128 → μ, log σ² (16) → dense 7·7·64 →
+    """The convolutional VAE: conv 32/64 stride 2 → dense 128 → μ, log σ² (16) → dense 7·7·64 →
     convT 64/32 stride 2 → convT 1 (logits)."""
     L = lib.nn
     encoder = L.Sequential(L.Conv2d(1, 32, 3, stride=2, padding=1), L.ReLU(),

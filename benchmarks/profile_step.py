@@ -1,6 +1,6 @@
 """Where a training step's time goes: cProfile over a few seed-VAE (or DCGAN) steps.
 
-    python benchmarks/profile_step.py            # seed-004 VAE, batch 128
+    python benchmarks/profile_step.py            # the convolutional VAE, batch 128
     python benchmarks/profile_step.py --dcgan
 
 Prints the functions with the most time of their own (tottime). Run it alone on

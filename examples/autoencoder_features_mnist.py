@@ -12,10 +12,7 @@ test accuracy of: the trained codes, the codes of the same encoder at initialisa
 class. It writes reconstructions.png, codes.png (test codes projected on their first two
 principal axes, coloured by digit) and losses.png.
 """
-import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout
 
 import numpy as np
 

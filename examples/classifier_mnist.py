@@ -7,15 +7,12 @@
 Files in --out: config.json, checkpoint.npz, losses.png, metrics.json,
 samples.png (test digits with their predicted labels in the title).
 """
-import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout
 
 import tinygen as tg
 import tinygen.nn.functional as F
 from tinygen import data, experiment, optim
-from tinygen.models import SmallCNN
+from tinygen.metrics import SmallCNN
 
 
 def add_flags(parser):

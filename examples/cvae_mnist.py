@@ -1,4 +1,4 @@
-"""The conditional VAE (seed 002) on MNIST: the seed-004 VAE with a one-hot label fed to
+"""The conditional VAE on MNIST: the convolutional VAE with a one-hot label fed to
 the encoder and the decoder, sampled per requested digit with ``model.sample(labels=...)``.
 
 Its prior is learned per class, p(z|y) = N(m_y, s_y²) (``--prior class``, the default
@@ -14,17 +14,19 @@ It is vae_mnist.py with --conditional (one training loop for both): metrics.json
 adds the conditional accuracy (the reference classifier's label against the
 requested one) and the per-class FID.
 """
-import os
+import importlib.util
+import pathlib
 import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-import vae_mnist  # noqa: E402
-from tinygen import experiment  # noqa: E402
+from tinygen import experiment
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    # the sibling script, loaded by its path (the examples are scripts, not a package)
+    spec = importlib.util.spec_from_file_location("vae_mnist", pathlib.Path(__file__).with_name("vae_mnist.py"))
+    vae_mnist = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vae_mnist)
     return vae_mnist.main(argv + ["--conditional"])
 
 

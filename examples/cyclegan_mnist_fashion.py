@@ -17,10 +17,7 @@ against real MNIST in the MNIST one, each beside its real-vs-real floor; and the
 errors ‖F(G(a)) - a‖₁ and ‖G(F(b)) - b‖₁ (mean absolute error in [-1, 1] units). It
 writes translations_AB.png (rows: a, G(a), F(G(a))), translations_BA.png, losses.png.
 """
-import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout
 
 import numpy as np
 
@@ -28,7 +25,7 @@ import tinygen as tg
 from tinygen import data, experiment, optim, viz
 from tinygen.metrics import evaluate_samples, real_floor
 from tinygen.models import CycleGAN
-from tinygen.models.cyclegan import ImagePool
+from tinygen.models.translation import ImagePool
 
 
 def add_flags(parser):

@@ -12,10 +12,7 @@ of the weights (--ema, as in the paper). metrics.json holds the test L_simple on
 visit a respaced subsequence, faster and somewhat worse). It writes samples.png/.npz,
 denoising.png (one reverse trajectory) and losses.png.
 """
-import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout
 
 import numpy as np
 

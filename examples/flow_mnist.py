@@ -12,10 +12,7 @@ and FID/KID/precision/recall/modes of --fid-n samples at temperature 1 and at
 --temperature (with how many draws had to be clamped on the way back: a tail draw can
 overflow a coupling's inverse). It writes samples.png/.npz and samples_T1.png (T = 1), samples_T.png and losses.png.
 """
-import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout
 
 import math
 

@@ -1,8 +1,8 @@
 """GANs on MNIST, one file for the family: pick the model with --arch.
 
     python examples/gan_mnist.py --arch dcgan          # DCGAN (Radford et al.)
-    python examples/gan_mnist.py --arch seed           # seed 004's GAN, its losses as stated
-    python examples/gan_mnist.py --arch mlp            # seed 000's fully connected "simple GAN"
+    python examples/gan_mnist.py --arch conv           # small conv GAN (Keras' MNIST tutorial), losses on probabilities
+    python examples/gan_mnist.py --arch mlp            # the fully connected GAN
     python examples/gan_mnist.py --arch wgan-gp        # WGAN-GP: critic without BN, λ = 10, n_critic = 5
     python examples/gan_mnist.py --arch cgan           # conditional GAN: G(z, y) and D(x, y)
     python examples/gan_mnist.py --arch acgan          # auxiliary-classifier GAN: D(x) → (real?, class)
@@ -37,33 +37,30 @@ rerun a finished run on a copy of its folder with --epochs E --resume and a few
 --sample-seed values (the evaluation's own seed for z and c).
 """
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout
 
 import numpy as np
 
 import tinygen as tg
 from tinygen import data, experiment, optim, viz
 from tinygen.metrics import evaluate_samples, features_and_probs
-from tinygen.models import conditional_gan as cgan
-from tinygen.models import selfcond_gan, gan, infogan
+from tinygen.models import gans
 
 # per-arch: networks, pixel range, Adam settings
 ARCHS = {
-    "mlp": dict(G=gan.MLPGenerator, D=gan.MLPDiscriminator, pixels="pm1", lr=2e-4, betas=(0.5, 0.999)),
-    "seed": dict(G=gan.SeedGenerator, D=gan.SeedDiscriminator, pixels="01", lr=2e-4, betas=(0.5, 0.999)),
-    "dcgan": dict(G=gan.DCGANGenerator, D=gan.DCGANDiscriminator, pixels="pm1", lr=2e-4, betas=(0.5, 0.999)),
-    "wgan-gp": dict(G=gan.DCGANGenerator, D=gan.WGANCritic, pixels="pm1", lr=1e-4, betas=(0.5, 0.9)),
-    "cgan": dict(G=cgan.ConditionalGenerator, D=cgan.CGANDiscriminator, pixels="pm1", lr=2e-4,
+    "mlp": dict(G=gans.MLPGenerator, D=gans.MLPDiscriminator, pixels="pm1", lr=2e-4, betas=(0.5, 0.999)),
+    "conv": dict(G=gans.ConvGenerator, D=gans.ConvDiscriminator, pixels="01", lr=2e-4, betas=(0.5, 0.999)),
+    "dcgan": dict(G=gans.DCGANGenerator, D=gans.DCGANDiscriminator, pixels="pm1", lr=2e-4, betas=(0.5, 0.999)),
+    "wgan-gp": dict(G=gans.DCGANGenerator, D=gans.WGANCritic, pixels="pm1", lr=1e-4, betas=(0.5, 0.9)),
+    "cgan": dict(G=gans.ConditionalGenerator, D=gans.CGANDiscriminator, pixels="pm1", lr=2e-4,
                  betas=(0.5, 0.999), conditional=True),
-    "acgan": dict(G=cgan.ConditionalGenerator, D=cgan.ACGANDiscriminator, pixels="pm1", lr=2e-4,
+    "acgan": dict(G=gans.ConditionalGenerator, D=gans.ACGANDiscriminator, pixels="pm1", lr=2e-4,
                   betas=(0.5, 0.999), conditional=True),
     # G(z, c) and D → (real?, Q(c|x)) as in ACGAN, but c is a drawn code and no label is used
-    "infogan": dict(G=cgan.ConditionalGenerator, D=cgan.ACGANDiscriminator, pixels="pm1", lr=2e-4,
+    "infogan": dict(G=gans.ConditionalGenerator, D=gans.ACGANDiscriminator, pixels="pm1", lr=2e-4,
                     betas=(0.5, 0.999), coded=True),
     # CGAN's G(z, c) and D(x, c) with c the image's k-means cluster, not its label
-    "selfcond": dict(G=selfcond_gan.SelfConditionedGenerator, D=cgan.CGANDiscriminator, pixels="pm1",
+    "selfcond": dict(G=gans.SelfConditionedGenerator, D=gans.CGANDiscriminator, pixels="pm1",
                       lr=2e-4, betas=(0.5, 0.999), clustered=True),
 }
 
@@ -126,24 +123,24 @@ def discriminator_step(arch, D, opt_d, real, labels, fake, fake_labels, args):
     fake = fake.detach()
     if arch == "wgan-gp":
         real_score, fake_score = D(real), D(fake)
-        loss = fake_score.mean() - real_score.mean() + gan.gradient_penalty(D, real, fake, args.gp_weight)
+        loss = fake_score.mean() - real_score.mean() + gans.gradient_penalty(D, real, fake, args.gp_weight)
         scores = real_score.mean(), fake_score.mean()
-    elif arch == "seed":       # D outputs probabilities; the seed's loss on them
+    elif arch == "conv":       # D outputs probabilities; the loss works on them
         real_prob, fake_prob = D(real), D(fake)
-        loss = gan.seed_discriminator_loss(real_prob, fake_prob, args.label_smoothing)
+        loss = gans.probability_discriminator_loss(real_prob, fake_prob, args.label_smoothing)
         scores = real_prob.mean(), fake_prob.mean()
     elif arch in ("acgan", "infogan"):
         real_out, fake_out = D(real), D(fake)
         if arch == "acgan":
-            loss = cgan.acgan_discriminator_loss(real_out, labels, fake_out, fake_labels, args.label_smoothing)
+            loss = gans.acgan_discriminator_loss(real_out, labels, fake_out, fake_labels, args.label_smoothing)
         else:          # fake_labels are the drawn codes c; Q sees no real label
-            loss = infogan.infogan_discriminator_loss(real_out[0], fake_out, fake_labels, args.info_weight,
+            loss = gans.infogan_discriminator_loss(real_out[0], fake_out, fake_labels, args.info_weight,
                                                       args.label_smoothing)
         scores = tg.sigmoid(real_out[0]).mean(), tg.sigmoid(fake_out[0]).mean()
     else:                      # mlp, dcgan, cgan, clustered: BCE on logits
         real_logit = D(real, labels) if labels is not None else D(real)
         fake_logit = D(fake, fake_labels) if labels is not None else D(fake)
-        loss = gan.discriminator_loss(real_logit, fake_logit, args.label_smoothing)
+        loss = gans.discriminator_loss(real_logit, fake_logit, args.label_smoothing)
         scores = tg.sigmoid(real_logit).mean(), tg.sigmoid(fake_logit).mean()
     opt_d.zero_grad()
     loss.backward()
@@ -157,16 +154,16 @@ def generator_step(arch, D, opt_g, fake, fake_labels, args):
     non_saturating = not args.saturating
     if arch == "wgan-gp":
         loss = -D(fake).mean()
-    elif arch == "seed":
-        loss = gan.seed_generator_loss(D(fake))
+    elif arch == "conv":
+        loss = gans.probability_generator_loss(D(fake))
     elif arch == "acgan":
-        loss = cgan.acgan_generator_loss(D(fake), fake_labels, non_saturating)
+        loss = gans.acgan_generator_loss(D(fake), fake_labels, non_saturating)
     elif arch == "infogan":
-        loss = infogan.infogan_generator_loss(D(fake), fake_labels, args.info_weight, non_saturating)
+        loss = gans.infogan_generator_loss(D(fake), fake_labels, args.info_weight, non_saturating)
     elif arch in ("cgan", "selfcond"):
-        loss = gan.generator_loss(D(fake, fake_labels), non_saturating)
+        loss = gans.generator_loss(D(fake, fake_labels), non_saturating)
     else:
-        loss = gan.generator_loss(D(fake), non_saturating)
+        loss = gans.generator_loss(D(fake), non_saturating)
     opt_g.zero_grad()
     loss.backward()
     opt_g.step()
@@ -209,7 +206,7 @@ def main(argv=None):
     if clustered:       # the cluster ids take the labels' place; the labels only score the clusters
         images, labels = images[:args.limit], labels[:args.limit]
         if clusters is None:    # found once and kept in the checkpoint: a resumed run keeps its ids
-            clusters = np.asarray(selfcond_gan.cluster_images(images, args.clusters, seed=args.seed))
+            clusters = np.asarray(gans.cluster_images(images, args.clusters, seed=args.seed))
         if len(clusters) != len(images):
             raise SystemExit(f"the checkpoint's clustering covers {len(clusters)} images, this run has "
                              f"{len(images)}: resume with the --limit it was started with")
@@ -307,7 +304,7 @@ def main(argv=None):
         metrics.update({"clusters": args.clusters, "cluster_purity": round(majority / len(labels), 4)})
     if takes_code and not conditional and not clustered:      # does the unsupervised code mean "digit"?
         _, probs = features_and_probs(samples, "mnist")
-        digit_of_code, accuracy = infogan.code_accuracy(sample_labels, probs.argmax(1))
+        digit_of_code, accuracy = gans.code_accuracy(sample_labels, probs.argmax(1))
         metrics.update({"code_digit_map": digit_of_code, "code_accuracy": round(100 * accuracy, 3)})
     run.write_metrics(metrics)
     run.finish()

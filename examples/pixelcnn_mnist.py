@@ -11,10 +11,7 @@ so the two numbers compare), and sample metrics for --fid-n samples beside those
 many binarized *real* images (the samples are binary, so that is their floor). It writes
 samples.png/.npz (drawn pixel by pixel: 784 network passes) and losses.png.
 """
-import os
 import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout
 
 import numpy as np
 

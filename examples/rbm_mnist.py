@@ -17,10 +17,7 @@ features beside that of raw pixels (with all labels, and with 100 per class); an
 FID/KID/precision/recall/modes of --fid-n samples (--gibbs-steps sweeps from noise). It
 writes samples.png/.npz, filters.png (the first RBM's weights) and losses.png.
 """
-import os
 import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout
 
 import numpy as np
 
@@ -28,7 +25,7 @@ import tinygen as tg
 from tinygen import data, experiment, optim, viz
 from tinygen.metrics import binarization_protocol, evaluate_samples, linear_probe
 from tinygen.models import DeepBeliefNetwork
-from tinygen.models.rbm import base_rate_visible_bias
+from tinygen.models.energy import base_rate_visible_bias
 
 
 def add_flags(parser):

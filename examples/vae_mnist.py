@@ -1,9 +1,9 @@
-"""The VAE of seed 004 on MNIST — tinygen's main job. Add --conditional for the CVAE (seed 002).
+"""The convolutional VAE on MNIST — tinygen's main job. Add --conditional for the CVAE.
 
     python examples/vae_mnist.py                       # default CPU run (≤ 15 min on 2 cores)
     python examples/vae_mnist.py --backend cupy        # on a GPU
     python examples/vae_mnist.py --latent-dim 2        # adds a 2-D manifold plot
-    python examples/vae_mnist.py --loss seed           # seed 004's loss (means, not sums)
+    python examples/vae_mnist.py --loss mean           # means over pixels and latents, not sums
     python examples/vae_mnist.py --quick               # smoke run, under a minute
 
 Training images are dynamically binarized (a fresh Bernoulli draw every epoch).
@@ -14,10 +14,7 @@ an ex-post Gaussian mixture fitted to the training codes (--expost-components), 
 writes reconstructions.png, samples.png/.npz, samples_expost.png, interpolation.png,
 losses.png (and manifold.png + latents.png for --latent-dim 2).
 """
-import os
 import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout
 
 import numpy as np
 
@@ -29,8 +26,8 @@ from tinygen.models import VAE, ClassConditionalMixture, GaussianMixture
 
 def add_flags(parser):
     parser.add_argument("--latent-dim", type=int, default=16, help="size of the latent z")
-    parser.add_argument("--loss", choices=["elbo", "seed"], default="elbo",
-                        help="elbo: sums over pixels and latents (a bound); seed: seed 004's means")
+    parser.add_argument("--loss", choices=["elbo", "mean"], default="elbo",
+                        help="elbo: sums over pixels and latents (a bound); mean: means (not a bound)")
     parser.add_argument("--conditional", action="store_true", help="train the conditional VAE")
     parser.add_argument("--prior", choices=["standard", "class"], default=None,
                         help="p(z): N(0, I), or for the CVAE a learned N(m_y, s_y²) per class "
@@ -211,7 +208,7 @@ def kl_weight(step, args, steps_per_epoch):
 
 
 def main(argv=None):
-    args = experiment.parse_args("Seed-004 VAE on MNIST", argv, extra=add_flags,
+    args = experiment.parse_args("Convolutional VAE on MNIST", argv, extra=add_flags,
                                  epochs=8, batch_size=128, lr=1e-3,
                                  quick=dict(epochs=3, limit=12800, iwae_k=50, iwae_n=100,
                                             num_samples=64, fid_n=500))

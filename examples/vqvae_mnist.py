@@ -15,10 +15,7 @@ metrics.json holds, on the first --eval-n binarized test images: the reconstruct
 and usage; and FID/KID/precision/recall/modes of --fid-n samples. It writes
 reconstructions.png, samples.png/.npz, codes.png (test code maps) and losses.png.
 """
-import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout
 
 import numpy as np
 
@@ -26,7 +23,7 @@ import tinygen as tg
 from tinygen import data, experiment, optim, viz
 from tinygen.metrics import binarization_protocol, evaluate_samples
 from tinygen.models import VQVAE, CategoricalPixelCNN
-from tinygen.models.vq_vae import code_perplexity
+from tinygen.models.vq import code_perplexity
 
 
 def add_flags(parser):

@@ -157,7 +157,7 @@ def test_conv_double_backward(seed, stride, padding, groups):
        wide=st.integers(4, 6), transposed=st.booleans(), data=st.data())
 def test_stride_one_conv_takes_the_form_with_the_smaller_buffer(seed, k, dilation, wide, transposed,
                                                                data):
-    """Many channels to one at stride 1 (the seed GAN's last layer): conv2d runs as the flipped
+    """Many channels to one at stride 1 (the conv GAN's last layer): conv2d runs as the flipped
     conv_transpose2d and vice versa. Same values and gradients as the naive loops, to second order."""
     reach = dilation * (k - 1)
     # padding of at least "same" keeps a conv's output no smaller than its input and a transposed

@@ -6,7 +6,7 @@ import pytest
 import tinygen as tg
 from tinygen import nn, optim
 from tinygen.models import CycleGAN
-from tinygen.models.cyclegan import ImagePool
+from tinygen.models.translation import ImagePool
 
 
 class Constant(nn.Module):

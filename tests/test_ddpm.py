@@ -8,8 +8,8 @@ import pytest
 import tinygen as tg
 from tinygen import nn, optim
 from tinygen.models import DDPM, UNet
-from tinygen.models.ddpm import linear_beta_schedule
-from tinygen.models.unet import timestep_embedding
+from tinygen.models.diffusion import linear_beta_schedule
+from tinygen.models.diffusion import timestep_embedding
 
 
 def test_schedule_and_q_sample_by_hand():
@@ -119,7 +119,7 @@ def test_each_reverse_step_is_the_closed_form_posterior_mean(steps, monkeypatch)
         x̂_0 = (x_t - √(1 - ᾱ_t) ε_θ(x_t, t)) / √ᾱ_t,
     written here in this form (the sampler uses the equivalent (x_t - β_t/√(1-ᾱ_t) ε)/√α_t),
     on a respaced schedule too, with the noise draws z fed in."""
-    import tinygen.models.ddpm as ddpm_module
+    import tinygen.models.diffusion.ddpm as ddpm_module
     model = DDPM(channels=8, num_steps=6)
     model.net = AffinePredictor(model)
     rng = np.random.default_rng(0)

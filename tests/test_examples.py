@@ -85,7 +85,7 @@ def test_cvae_quick_reports_conditional_accuracy(tmp_path):
     assert np.load(tmp_path / "samples.npz")["labels"].shape == (64,)
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "seed", "cgan", "acgan", "infogan", "selfcond"])
+@pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "conv", "cgan", "acgan", "infogan", "selfcond"])
 def test_gan_quick(arch, tmp_path, monkeypatch):
     example = load_example("gan_mnist")
     # dcgan: sample from an EMA of G, and the other stabilisers, once
@@ -120,7 +120,7 @@ def test_gan_quick(arch, tmp_path, monkeypatch):
         assert clusters.shape == (256,) and set(clusters.tolist()) == set(range(12))
         # --resume trains on the stored ids: clustering again (with another BLAS or backend,
         # a near-tie could land elsewhere) is not allowed to happen
-        monkeypatch.setattr(example.selfcond_gan, "cluster_images", lambda *a, **k: pytest.fail("re-clustered"))
+        monkeypatch.setattr(example.gans, "cluster_images", lambda *a, **k: pytest.fail("re-clustered"))
         example.main(["--arch", arch, "--quick", "--limit", "256", "--out", str(tmp_path), *extra,
                       "--epochs", "2", "--resume"])
         np.testing.assert_array_equal(tg.load(tmp_path / "checkpoint.npz")["extra"]["clusters"], clusters)

@@ -9,8 +9,8 @@ import tinygen as tg
 from tinygen import optim
 from tinygen.autograd import gradcheck
 from tinygen.models import Glow, RealNVP
-from tinygen.models.multiscale_flow import MultiScaleFlow
-from tinygen.models.flow_layers import (ActNorm, AffineCoupling, InvertibleConv1x1, LogitTransform,
+from tinygen.models.flows import MultiScaleFlow
+from tinygen.models.flows import (ActNorm, AffineCoupling, InvertibleConv1x1, LogitTransform,
                                         Squeeze, checkerboard)
 from helpers import leaf
 

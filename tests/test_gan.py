@@ -9,9 +9,7 @@ import pytest
 import tinygen as tg
 from tinygen import nn, optim
 from tinygen.autograd import gradcheck, gradgradcheck
-from tinygen.models import selfcond_gan
-from tinygen.models import conditional_gan as cgan
-from tinygen.models import gan, infogan
+from tinygen.models import gans
 
 from helpers import load_example
 
@@ -21,7 +19,7 @@ def count(module):
 
 
 def test_seed_gan_shapes_and_parameter_counts_match_keras():
-    g, d = gan.SeedGenerator(100), gan.SeedDiscriminator()
+    g, d = gans.ConvGenerator(100), gans.ConvDiscriminator()
     images = g(tg.randn(3, 100))
     assert images.shape == (3, 1, 28, 28)
     assert images.detach().numpy().min() >= 0 and images.detach().numpy().max() <= 1   # sigmoid
@@ -33,7 +31,7 @@ def test_seed_gan_shapes_and_parameter_counts_match_keras():
 
 def test_seed_gan_is_initialized_as_keras_would():
     """Glorot-uniform kernels, U(±√(6/(fan_in + fan_out))), and zero biases."""
-    for model in (gan.SeedGenerator(100), gan.SeedDiscriminator()):
+    for model in (gans.ConvGenerator(100), gans.ConvDiscriminator()):
         for name, p in model.named_parameters():
             values = p.detach().numpy()
             if name.endswith("bias"):
@@ -46,9 +44,9 @@ def test_seed_gan_is_initialized_as_keras_would():
             assert values.std() == pytest.approx(bound / math.sqrt(3), rel=0.1), name   # U(±b): std b/√3
 
 
-@pytest.mark.parametrize("pair", [(gan.MLPGenerator, gan.MLPDiscriminator),
-                                  (gan.DCGANGenerator, gan.DCGANDiscriminator),
-                                  (gan.DCGANGenerator, gan.WGANCritic)])
+@pytest.mark.parametrize("pair", [(gans.MLPGenerator, gans.MLPDiscriminator),
+                                  (gans.DCGANGenerator, gans.DCGANDiscriminator),
+                                  (gans.DCGANGenerator, gans.WGANCritic)])
 def test_generators_and_critics_shapes(pair):
     g, d = pair[0](), pair[1]()
     x = g(tg.randn(4, 100))
@@ -78,7 +76,7 @@ def naive_minibatch_std(x, group_size, eps):
 def test_minibatch_std_matches_naive_loops_and_gradchecks(n, group_size):
     rng = np.random.default_rng(n)
     x = rng.normal(size=(n, 2, 3, 3))
-    layer = gan.MinibatchStdDev(group_size)
+    layer = gans.MinibatchStdDev(group_size)
     np.testing.assert_allclose(layer(tg.tensor(x, dtype="float64")).numpy(),
                                naive_minibatch_std(x, group_size, layer.eps), rtol=1e-12)
     xt = tg.tensor(x, dtype="float64", requires_grad=True)
@@ -88,19 +86,19 @@ def test_minibatch_std_matches_naive_loops_and_gradchecks(n, group_size):
 
 def test_minibatch_std_flags_a_batch_without_variety():
     """The extra channel is ~0 for a batch of one repeated image and not for varied ones."""
-    layer = gan.MinibatchStdDev(4)
+    layer = gans.MinibatchStdDev(4)
     same = layer(tg.ones(8, 2, 3, 3)).numpy()[:, -1]
     varied = layer(tg.randn(8, 2, 3, 3)).numpy()[:, -1]
     assert np.abs(same).max() < 1e-3 and varied.min() > 0.3
     with pytest.raises(ValueError, match="divisible"):
         layer(tg.randn(6, 2, 3, 3))
-    d = gan.DCGANDiscriminator(minibatch_std=4)
+    d = gans.DCGANDiscriminator(minibatch_std=4)
     assert d(tg.randn(8, 1, 28, 28)).shape == (8, 1)
 
 
 def test_spectrally_normalised_dcgan_discriminator():
     """Every conv and the head carry spectral norm, and batch norm is gone."""
-    d = gan.DCGANDiscriminator(spectral_norm=True)
+    d = gans.DCGANDiscriminator(spectral_norm=True)
     assert d(tg.randn(3, 1, 28, 28)).shape == (3, 1)
     names = [n for n, _ in d.named_parameters()]
     assert sum(n.endswith("weight_orig") for n in names) == 3 and not any(n.endswith(".weight") for n in names)
@@ -111,22 +109,22 @@ def test_seed_losses_are_exactly_the_seeds():
     d_real = tg.tensor([[0.9], [0.6]])
     d_fake = tg.tensor([[0.2], [0.3]])
     expected_d = np.mean(-np.log([0.9, 0.6])) + np.mean(-np.log([0.8, 0.7]))
-    assert gan.seed_discriminator_loss(d_real, d_fake).item() == pytest.approx(expected_d, rel=1e-6)
-    assert gan.seed_generator_loss(d_fake).item() == pytest.approx(np.mean(-np.log([0.2, 0.3])), rel=1e-6)
+    assert gans.probability_discriminator_loss(d_real, d_fake).item() == pytest.approx(expected_d, rel=1e-6)
+    assert gans.probability_generator_loss(d_fake).item() == pytest.approx(np.mean(-np.log([0.2, 0.3])), rel=1e-6)
     smoothed = np.mean(-(0.9 * np.log([0.9, 0.6]) + 0.1 * np.log([0.1, 0.4]))) + np.mean(-np.log([0.8, 0.7]))
-    assert gan.seed_discriminator_loss(d_real, d_fake, label_smoothing=0.1).item() == pytest.approx(smoothed, rel=1e-6)
+    assert gans.probability_discriminator_loss(d_real, d_fake, label_smoothing=0.1).item() == pytest.approx(smoothed, rel=1e-6)
 
 
 def test_logit_losses_match_the_probability_forms():
     real, fake = tg.tensor([[2.0], [-0.5]]), tg.tensor([[-1.0], [0.3]])
     sig = lambda v: 1 / (1 + np.exp(-np.asarray(v)))
     d = np.mean(-np.log(sig([2.0, -0.5]))) + np.mean(-np.log(1 - sig([-1.0, 0.3])))
-    assert gan.discriminator_loss(real, fake).item() == pytest.approx(d, rel=1e-6)
+    assert gans.discriminator_loss(real, fake).item() == pytest.approx(d, rel=1e-6)
     smooth = np.mean(-(0.9 * np.log(sig([2.0, -0.5])) + 0.1 * np.log(1 - sig([2.0, -0.5])))) + \
         np.mean(-np.log(1 - sig([-1.0, 0.3])))
-    assert gan.discriminator_loss(real, fake, label_smoothing=0.1).item() == pytest.approx(smooth, rel=1e-6)
-    assert gan.generator_loss(fake).item() == pytest.approx(np.mean(-np.log(sig([-1.0, 0.3]))), rel=1e-6)
-    assert gan.generator_loss(fake, non_saturating=False).item() == pytest.approx(
+    assert gans.discriminator_loss(real, fake, label_smoothing=0.1).item() == pytest.approx(smooth, rel=1e-6)
+    assert gans.generator_loss(fake).item() == pytest.approx(np.mean(-np.log(sig([-1.0, 0.3]))), rel=1e-6)
+    assert gans.generator_loss(fake, non_saturating=False).item() == pytest.approx(
         np.mean(np.log(1 - sig([-1.0, 0.3]))), rel=1e-6)
 
 
@@ -145,7 +143,7 @@ def test_gradient_penalty_on_a_hand_computed_case():
     critic = LinearCritic(w)
     real = tg.randn(5, 1, 2, 2, dtype="float64")
     fake = tg.randn(5, 1, 2, 2, dtype="float64")
-    gp = gan.gradient_penalty(critic, real, fake, weight=10.0)
+    gp = gans.gradient_penalty(critic, real, fake, weight=10.0)
     assert gp.item() == pytest.approx(10.0 * (5.0 - 1.0) ** 2, rel=1e-9)
     gp.backward()       # d/dw λ(‖w‖-1)² = 2λ(‖w‖-1) w/‖w‖
     np.testing.assert_allclose(critic.w.grad.numpy(), 2 * 10 * 4 * w / 5, rtol=1e-9)
@@ -159,7 +157,7 @@ def test_gradient_penalty_norm_is_per_sample():
 
     real = tg.tensor(np.stack([np.full((1, 2, 2), 1.0), np.full((1, 2, 2), 3.0)]), dtype="float64")
     tg.manual_seed(0)
-    gp = gan.gradient_penalty(Square(), real, real, weight=1.0).item()   # x̂ = real when fake = real
+    gp = gans.gradient_penalty(Square(), real, real, weight=1.0).item()   # x̂ = real when fake = real
     norms = [2 * math.sqrt(4 * 1.0), 2 * math.sqrt(4 * 9.0)]           # 4 and 12
     assert gp == pytest.approx(np.mean([(n - 1) ** 2 for n in norms]), rel=1e-9)
 
@@ -176,13 +174,13 @@ def test_gradient_penalty_gradient_by_gradgradcheck():
         critic = lambda x: tg.nn.functional.linear(
             tg.nn.functional.softplus(tg.nn.functional.conv2d(x, a, stride=2)).flatten(1), b)
         tg.manual_seed(7)   # the same interpolation ε on every call
-        return gan.gradient_penalty(critic, real, fake)
+        return gans.gradient_penalty(critic, real, fake)
 
     gradcheck(penalty, (w1, w2))
     gradgradcheck(penalty, (w1, w2))
 
 
-@pytest.mark.parametrize("arch, options", [("mlp", {}), ("seed", {}), ("dcgan", {}),
+@pytest.mark.parametrize("arch, options", [("mlp", {}), ("conv", {}), ("dcgan", {}),
                                            ("dcgan", {"minibatch_std": 4}), ("dcgan", {"spectral_norm": True}),
                                            ("wgan-gp", {}), ("cgan", {}), ("acgan", {}), ("infogan", {}),
                                            ("selfcond", {"num_clusters": 12})])
@@ -217,7 +215,7 @@ def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(arch, options):
 
 
 def test_conditional_gan_shapes_and_per_class_sampling():
-    G, cd, ad = cgan.ConditionalGenerator(16), cgan.CGANDiscriminator(), cgan.ACGANDiscriminator()
+    G, cd, ad = gans.ConditionalGenerator(16), gans.CGANDiscriminator(), gans.ACGANDiscriminator()
     labels = tg.tensor([0, 4, 9], dtype="int64")
     x = G(tg.randn(3, 16), labels)
     assert x.shape == (3, 1, 28, 28) and cd(x, labels).shape == (3, 1)
@@ -229,7 +227,7 @@ def test_conditional_gan_shapes_and_per_class_sampling():
 
 
 def test_generator_output_depends_on_the_label():
-    G = cgan.ConditionalGenerator(16)
+    G = gans.ConditionalGenerator(16)
     G.eval()
     z = tg.randn(1, 16)
     a = G(z, tg.tensor([1], dtype="int64")).detach().numpy()
@@ -238,7 +236,7 @@ def test_generator_output_depends_on_the_label():
 
 
 def test_cgan_discriminator_uses_the_label():
-    D = cgan.CGANDiscriminator()
+    D = gans.CGANDiscriminator()
     D.eval()
     x = tg.rand(1, 1, 28, 28)
     assert D(x, tg.tensor([1], dtype="int64")).item() != D(x, tg.tensor([8], dtype="int64")).item()
@@ -248,7 +246,7 @@ def test_cgan_discriminator_matches_the_conv_over_concatenated_label_planes():
     """Its per-class maps M[y] stand in for C constant input planes: the outputs and every
     parameter's gradient must equal those of the conv on [x, planes(y)], built by hand."""
     tg.manual_seed(0)
-    D = cgan.CGANDiscriminator(num_classes=5, width=4).double()
+    D = gans.CGANDiscriminator(num_classes=5, width=4).double()
     D.eval()      # batch norm from its running statistics: the same normalisation both ways
     x = tg.randn(3, 1, 28, 28).double()
     labels = [4, 0, 4]
@@ -267,7 +265,7 @@ def test_cgan_discriminator_matches_the_conv_over_concatenated_label_planes():
 
 
 def test_cluster_conditioned_generator_samples_clusters_by_their_size():
-    G = selfcond_gan.SelfConditionedGenerator(latent_dim=8, num_clusters=4, width=4)
+    G = gans.SelfConditionedGenerator(latent_dim=8, num_clusters=4, width=4)
     assert "cluster_weights" in G.state_dict()
     np.testing.assert_allclose(G.cluster_weights.numpy(), 0.25)       # uniform until told
     G.set_cluster_weights(np.array([0] * 6 + [2] * 3 + [3]))           # no image in cluster 1
@@ -288,7 +286,7 @@ def test_cluster_images_groups_images_without_their_labels():
     bar[:, 12:16] = 200
     truth = rng.integers(0, 2, 40)
     images = np.where(truth[:, None, None] == 1, bar, blank) + rng.integers(0, 20, (40, 28, 28)).astype(np.uint8)
-    clusters = selfcond_gan.cluster_images(images, 2)
+    clusters = gans.cluster_images(images, 2)
     assert len({(c, t) for c, t in zip(clusters.tolist(), truth.tolist())}) == 2
 
 
@@ -304,9 +302,9 @@ def test_acgan_losses_on_a_hand_computed_case():
 
     adv_d = np.mean(-np.log(sig([2.0, -1.0]))) + np.mean(-np.log(1 - sig([0.5, -0.5])))
     cls_d = ce([[1, 0, 0], [0, 2, 0]], [0, 1]) + ce([[0, 0, 3], [1, 1, 1]], [2, 0])
-    assert cgan.acgan_discriminator_loss(real, y, fake, y_fake).item() == pytest.approx(adv_d + cls_d, rel=1e-6)
+    assert gans.acgan_discriminator_loss(real, y, fake, y_fake).item() == pytest.approx(adv_d + cls_d, rel=1e-6)
     adv_g = np.mean(-np.log(sig([0.5, -0.5])))
-    assert cgan.acgan_generator_loss(fake, y_fake).item() == pytest.approx(
+    assert gans.acgan_generator_loss(fake, y_fake).item() == pytest.approx(
         adv_g + ce([[0, 0, 3], [1, 1, 1]], [2, 0]), rel=1e-6)
 
 
@@ -318,15 +316,15 @@ def test_infogan_losses_on_a_hand_computed_case():
     sig = lambda v: 1 / (1 + np.exp(-np.asarray(v)))
     info = np.mean([np.log(np.exp([0, 0, 3]).sum()) - 3, np.log(3.0)])     # CE(q(x_f), c)
     adv_d = np.mean(-np.log(sig([2.0, -1.0]))) + np.mean(-np.log(1 - sig([0.5, -0.5])))
-    assert infogan.infogan_discriminator_loss(real_logit, fake, codes, info_weight=0.5).item() == \
+    assert gans.infogan_discriminator_loss(real_logit, fake, codes, info_weight=0.5).item() == \
         pytest.approx(adv_d + 0.5 * info, rel=1e-6)
     adv_g = np.mean(-np.log(sig([0.5, -0.5])))
-    assert infogan.infogan_generator_loss(fake, codes).item() == pytest.approx(adv_g + info, rel=1e-6)
+    assert gans.infogan_generator_loss(fake, codes).item() == pytest.approx(adv_g + info, rel=1e-6)
 
 
 def test_infogan_code_accuracy_matches_codes_to_digits_one_to_one():
     # codes 0,1 → digits 3,5 exactly; code 2 draws 5s too, which the matching cannot give it
-    digits, accuracy = infogan.code_accuracy([0, 0, 1, 1, 2, 2], [3, 3, 5, 5, 5, 7], num_classes=10)
+    digits, accuracy = gans.code_accuracy([0, 0, 1, 1, 2, 2], [3, 3, 5, 5, 5, 7], num_classes=10)
     assert digits[:3] == [3, 5, 7] and accuracy == pytest.approx(5 / 6)
-    _, collapsed = infogan.code_accuracy(np.arange(100) % 10, np.full(100, 8))
+    _, collapsed = gans.code_accuracy(np.arange(100) % 10, np.full(100, 8))
     assert collapsed == pytest.approx(0.1)      # one digit for every code is no better than chance

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import tinygen as tg
-from tinygen.data import kmeans
+from tinygen.models.gans import kmeans
 
 
 def naive_nearest(x, centres):

@@ -10,7 +10,7 @@ import tinygen as tg
 from tinygen import optim
 from tinygen.autograd import gradcheck
 from tinygen.models import CategoricalPixelCNN, PixelCNN
-from tinygen.models.pixelcnn import MaskedConv2d, causal_mask
+from tinygen.models.autoregressive import MaskedConv2d, causal_mask
 from helpers import check_forward, leaf
 
 

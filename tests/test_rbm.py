@@ -13,7 +13,7 @@ from tinygen import optim
 from tinygen.autograd import gradcheck
 from tinygen.metrics import linear_probe
 from tinygen.models import RBM, DeepBeliefNetwork
-from tinygen.models.rbm import base_rate_visible_bias
+from tinygen.models.energy import base_rate_visible_bias
 from helpers import leaf
 
 

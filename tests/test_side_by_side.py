@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import tinygen as tg
-from tinygen.models import conditional_gan as cgan
-from tinygen.models import gan
+from tinygen.models import gans
 
 torch = pytest.importorskip("torch")
 tnn = torch.nn
@@ -66,7 +65,7 @@ def port(ours, theirs):
 
 def test_dcgan_generator_and_acgan_discriminator_match_pytorch():
     tg.manual_seed(0)
-    G, D = gan.DCGANGenerator(8, width=4).double(), cgan.ACGANDiscriminator(width=4).double()
+    G, D = gans.DCGANGenerator(8, width=4).double(), gans.ACGANDiscriminator(width=4).double()
     tG, tD = torch_dcgan_generator(8, 4), torch_acgan_discriminator(4)
     port(G, tG), port(D, tD)
     rng = np.random.default_rng(0)

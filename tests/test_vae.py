@@ -1,4 +1,4 @@
-"""The seed-004 VAE and the conditional VAE: shapes, parameter counts, loss, training, IWAE."""
+"""The convolutional VAE and the conditional VAE: shapes, parameter counts, loss, training, IWAE."""
 import math
 
 import numpy as np
@@ -11,7 +11,7 @@ from tinygen.models.vae import gaussian_kl, vae_loss
 
 
 def test_parameter_count_equals_the_keras_model():
-    # Keras (seed 004): conv 320 + conv 18,496 + dense 401,536 + μ 2,064 + log σ² 2,064
+    # Keras: conv 320 + conv 18,496 + dense 401,536 + μ 2,064 + log σ² 2,064
     #                 + dense 53,312 + convT 36,928 + convT 18,464 + convT 289
     assert sum(p.numel() for p in VAE(16).parameters()) == 533_473
     # the CVAE adds 10 one-hot inputs to the encoder's dense layer and to the decoder's
@@ -44,9 +44,9 @@ def test_loss_on_a_hand_computed_case():
     assert parts["rec"].item() == pytest.approx(784 * math.log(2), rel=1e-6)
     assert parts["kl"].item() == pytest.approx(kl, rel=1e-6)
     assert loss.item() == pytest.approx(784 * math.log(2) + kl, rel=1e-6)
-    seed_loss, seed_parts = vae_loss(logits, x, mu, logvar, "seed")
-    assert seed_parts["rec"].item() == pytest.approx(math.log(2), rel=1e-6)
-    assert seed_parts["kl"].item() == pytest.approx(kl / 2, rel=1e-6)      # mean over 2 latents
+    mean_loss, mean_parts = vae_loss(logits, x, mu, logvar, "mean")
+    assert mean_parts["rec"].item() == pytest.approx(math.log(2), rel=1e-6)
+    assert mean_parts["kl"].item() == pytest.approx(kl / 2, rel=1e-6)      # mean over 2 latents
 
 
 @pytest.mark.parametrize("conditional", [False, True])

@@ -8,7 +8,7 @@ import tinygen as tg
 from tinygen import optim
 from tinygen.autograd import gradcheck
 from tinygen.models import VQVAE, VectorQuantizer
-from tinygen.models.vq_vae import code_perplexity
+from tinygen.models.vq import code_perplexity
 from helpers import leaf
 
 

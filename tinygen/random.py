@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend as _backend
+from .dtypes import get_default_dtype, resolve_dtype
 
 _numpy_generator = np.random.default_rng(0)
 _gpu_stream = {"seed": 0, "index": 0}       # the CuPy generator draws from stream hash(seed, index)
@@ -63,7 +64,6 @@ def _module(device):
 
 
 def _float_dtype(dtype):
-    from .autograd.tensor import get_default_dtype, resolve_dtype
     dtype = resolve_dtype(dtype) or get_default_dtype()
     if dtype.kind != "f":
         raise TypeError(f"random floats need a float dtype, not {dtype}")

@@ -22,7 +22,7 @@ from torch import nn
 import tinygen as tg
 from tinygen import data
 from tinygen.metrics import evaluate_samples
-from tinygen.models import gan
+from tinygen.models import gans
 
 
 def torch_generator(latent_dim=100):
@@ -58,8 +58,8 @@ def main(argv=None):
     torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS", "1")))
     tg.manual_seed(args.seed)
     G, D = torch_generator(), torch_discriminator()
-    port(gan.MLPGenerator(100), G)
-    port(gan.MLPDiscriminator(), D)
+    port(gans.MLPGenerator(100), G)
+    port(gans.MLPDiscriminator(), D)
     images, labels = data.load_mnist("train")
     loader = data.DataLoader(data.ArrayDataset(images, labels), 64, shuffle=True, seed=args.seed,
                              scale_to="pm1", drop_last=True)

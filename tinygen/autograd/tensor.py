@@ -11,7 +11,7 @@ import weakref
 import numpy as np
 
 from .. import backend as _backend
-from ..dtypes import get_default_dtype, resolve_dtype, set_default_dtype  # noqa: F401  (re-exported)
+from ..dtypes import get_default_dtype, resolve_dtype
 from ..random import normal_array, uniform_array
 from .grad_mode import state
 

@@ -15,7 +15,9 @@ import numpy as np
 from .. import backend as _backend
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
+from ..nn.functional import softmax
 from ..serialization import load
+from .classifier import SmallCNN
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
 DATASETS = ("mnist", "fashion")
@@ -39,7 +41,6 @@ _cache = {}
 
 def load_reference_classifier(dataset="mnist"):
     """The trained SmallCNN for ``dataset``, in eval mode, on the active backend."""
-    from ..models.classifier import SmallCNN
     key = (dataset, _backend.get_backend())
     if key in _cache:
         return _cache[key]
@@ -71,7 +72,6 @@ def _as_batches(images, batch):
 
 def features_and_probs(images, dataset="mnist", batch=500):
     """Penultimate features (N, 128) and class probabilities (N, 10), float64 NumPy."""
-    from ..nn.functional import softmax
     model = load_reference_classifier(dataset)
     feats, probs = [], []
     with no_grad():

@@ -18,10 +18,12 @@ import time
 
 import numpy as np
 
-from .. import data, manual_seed, no_grad, optim
-from ..models.classifier import SmallCNN
+from .. import data, optim
+from ..autograd import no_grad
+from ..random import manual_seed
 from ..nn import functional as F
 from ..serialization import save
+from .classifier import SmallCNN
 from .reference import WEIGHTS_DIR
 
 HELD_OUT = 2000   # the first 2,000 test images: the slice the tests re-check

@@ -1,20 +1,24 @@
-"""Models, each in its own file, written with tinygen's public API."""
-from .classifier import SmallCNN
-from .vae import VAE
-from .gan import (SeedGenerator, SeedDiscriminator, MLPGenerator, MLPDiscriminator, DCGANGenerator,
-                  DCGANDiscriminator, WGANCritic, gradient_penalty, discriminator_loss,
-                  generator_loss, seed_discriminator_loss, seed_generator_loss)
-from .conditional_gan import (ConditionalGenerator, CGANDiscriminator, ACGANDiscriminator,
-                              acgan_discriminator_loss, acgan_generator_loss)
-from .selfcond_gan import SelfConditionedGenerator, cluster_images
-from .gaussian_mixture import GaussianMixture, ClassConditionalMixture
-from .pixelcnn import PixelCNN, CategoricalPixelCNN, MaskedConv2d
-from .vq_vae import VQVAE, VectorQuantizer
-from .rbm import RBM
-from .dbn import DeepBeliefNetwork
+"""Models, grouped by family; each family is a subpackage, each model a file.
+
+    gans/            MLP, small conv, DCGAN, WGAN-GP, CGAN, ACGAN, InfoGAN, self-conditioned
+    vae/             VAE and conditional VAE (+ the latent mixtures for ex-post sampling)
+    flows/           RealNVP and Glow, on shared invertible layers
+    autoregressive/  PixelCNN
+    vq/              VQ-VAE
+    diffusion/       DDPM and its U-Net
+    translation/     CycleGAN
+    energy/          RBM and DBN
+    autoencoder/     the autoencoder behind the feature-classification example
+"""
+from . import autoencoder, autoregressive, diffusion, energy, flows, gans, translation, vae, vq
+from .gans import (MLPGenerator, MLPDiscriminator, ConvGenerator, ConvDiscriminator, DCGANGenerator,
+                   DCGANDiscriminator, WGANCritic, ConditionalGenerator, CGANDiscriminator,
+                   ACGANDiscriminator, SelfConditionedGenerator)
+from .vae import VAE, GaussianMixture, ClassConditionalMixture
+from .flows import RealNVP, Glow
+from .autoregressive import PixelCNN, CategoricalPixelCNN, MaskedConv2d
+from .vq import VQVAE, VectorQuantizer
+from .diffusion import DDPM, UNet
+from .translation import CycleGAN
+from .energy import RBM, DeepBeliefNetwork
 from .autoencoder import Autoencoder
-from .realnvp import RealNVP
-from .glow import Glow
-from .unet import UNet
-from .ddpm import DDPM
-from .cyclegan import CycleGAN

@@ -21,7 +21,7 @@ from ..serialization import load, save
 from . import WEIGHTS_DIR, kinds
 
 KIND_OF_ARCH = {"cgan": "cgan", "acgan": "acgan", "selfcond": "selfcond-gan", "dcgan": "dcgan",
-                "wgan-gp": "wgan-gp", "mlp": "mlp-gan", "seed": "keras-gan"}
+                "wgan-gp": "wgan-gp", "mlp": "mlp-gan", "conv": "conv-gan"}
 # metrics worth a card: (key in metrics.json, or a path into it with '/')
 CARD_METRICS = ("fid", "kid_x1000", "precision", "recall", "modes_covered", "classifier_score",
                 "conditional_accuracy", "class_histogram", "n", "test_iwae_nll_nats",

@@ -11,8 +11,10 @@ import numpy as np
 
 from .. import backend as _backend
 from ..autograd.grad_mode import no_grad
-from ..creation import tensor
-from ..creation import randn
+from ..creation import randn, tensor
+from ..models import gans
+from ..models.vae import VAE, ClassConditionalMixture, GaussianMixture
+from ..nn import functional as F
 
 
 def _host(t):
@@ -53,8 +55,7 @@ class LabelConditionedGAN(Kind):
     conditional = True
 
     def build(self, config):
-        from ..models.conditional_gan import ConditionalGenerator
-        return ConditionalGenerator(config["latent_dim"], num_classes=config.get("num_classes", 10))
+        return gans.ConditionalGenerator(config["latent_dim"], num_classes=config.get("num_classes", 10))
 
     def draw(self, model, n, labels, extra, options):
         with no_grad():
@@ -65,8 +66,7 @@ class SelfConditionedGAN(Kind):
     """G(z, c) with c ~ π, the k-means clusters' sizes: an unconditional p(x)."""
 
     def build(self, config):
-        from ..models.selfcond_gan import SelfConditionedGenerator
-        return SelfConditionedGenerator(config["latent_dim"], config["clusters"])
+        return gans.SelfConditionedGenerator(config["latent_dim"], config["clusters"])
 
     def draw(self, model, n, labels, extra, options):
         with no_grad():
@@ -83,13 +83,10 @@ class VariationalAutoencoder(Kind):
         self.conditional = conditional
 
     def build(self, config):
-        from ..models import VAE
         return VAE(config["latent_dim"], num_classes=10 if self.conditional else 0,
                    prior=config.get("prior", "standard"))
 
     def draw(self, model, n, labels, extra, options):
-        from ..models import ClassConditionalMixture, GaussianMixture
-        from ..nn import functional as F
         sampler = options.get("sampler") or "prior"
         y = tensor(labels, dtype="int64") if self.conditional else None
         with no_grad():
@@ -115,15 +112,14 @@ def model_latent_dim(model):
 
 
 def kinds():
-    from ..models import gan
     return {
         "vae": VariationalAutoencoder(conditional=False),
         "cvae": VariationalAutoencoder(conditional=True),
         "cgan": LabelConditionedGAN(),
         "acgan": LabelConditionedGAN(),
         "selfcond-gan": SelfConditionedGAN(),
-        "dcgan": UnconditionalGAN(gan.DCGANGenerator),
-        "wgan-gp": UnconditionalGAN(gan.DCGANGenerator),
-        "mlp-gan": UnconditionalGAN(gan.MLPGenerator),
-        "keras-gan": UnconditionalGAN(gan.SeedGenerator, pixels="01"),
+        "dcgan": UnconditionalGAN(gans.DCGANGenerator),
+        "wgan-gp": UnconditionalGAN(gans.DCGANGenerator),
+        "mlp-gan": UnconditionalGAN(gans.MLPGenerator),
+        "conv-gan": UnconditionalGAN(gans.ConvGenerator, pixels="01"),
     }

@@ -33,7 +33,7 @@ channel axes swapped) and padding d(k-1) - p. The two forms do the same
 multiply-adds but expand different tensors k_h·k_w-fold: conv2d's im2col holds
 C_in·kh·kw rows per *output* pixel, the transposed form's GEMM output C_out·kh·kw
 rows per *input* pixel. ``conv2d`` and ``conv_transpose2d`` take whichever is
-smaller (``_cheaper_as_other_form``): the seed GAN's last layer, a 7×7 conv from
+smaller (``_cheaper_as_other_form``): the conv GAN's last layer, a 7×7 conv from
 128 channels to 1 at 28×28, builds 49 rows per pixel instead of 6,272.
 
 Groups split the channels into G independent convolutions; the GEMM is then a

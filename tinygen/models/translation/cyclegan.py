@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import nn
-from ..creation import zeros
+from ... import nn
+from ...creation import zeros
 
 
 class ResnetBlock(nn.Module):

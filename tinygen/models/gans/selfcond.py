@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module, to_numpy
-from ..creation import full, rand, tensor
-from ..data.kmeans import kmeans
-from .conditional_gan import ConditionalGenerator
+from ...backend import get_array_module, to_numpy
+from ...creation import full, rand, tensor
+from .kmeans import kmeans
+from .conditional import ConditionalGenerator
 
 
 def cluster_images(images, num_clusters, seed=0):

@@ -28,10 +28,10 @@ import math
 
 import numpy as np
 
-from .. import nn
-from ..autograd.grad_mode import no_grad
-from ..creation import rand, randn, zeros
-from ..nn import functional as F
+from ... import nn
+from ...autograd.grad_mode import no_grad
+from ...creation import rand, randn, zeros
+from ...nn import functional as F
 
 
 class RBM(nn.Module):
@@ -99,7 +99,7 @@ class RBM(nn.Module):
         invariant. Then log Z ≈ log Z_A + log mean_chains exp(log w), with
         log Z_A = Σ_i softplus(b_A,i) + H log 2. ``progress``: a tqdm bar over the β's.
         """
-        from ..random import manual_seed
+        from ...random import manual_seed
         manual_seed(seed)
         with no_grad():
             b_a = base_visible_bias.detach()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module, to_numpy
+from ...backend import get_array_module, to_numpy
 
 
 def _nearest(x, centres, chunk):

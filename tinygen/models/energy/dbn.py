@@ -16,9 +16,9 @@ that a classifier can be trained on (``features``).
 """
 from __future__ import annotations
 
-from .. import nn
-from ..autograd.grad_mode import no_grad
-from ..creation import zeros
+from ... import nn
+from ...autograd.grad_mode import no_grad
+from ...creation import zeros
 from .rbm import RBM
 
 

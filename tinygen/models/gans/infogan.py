@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn import functional as F
-from .gan import discriminator_loss, generator_loss
+from ...nn import functional as F
+from .losses import discriminator_loss, generator_loss
 
 
 def infogan_discriminator_loss(real_logit, fake_out, codes, info_weight=1.0, label_smoothing=0.0):

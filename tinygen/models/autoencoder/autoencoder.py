@@ -11,14 +11,14 @@ that is, especially with few labels. With ``noise > 0`` it is a denoising autoen
 the clean image is the target, which pushes the code toward the digit's structure
 rather than its individual pixels.
 
-The layers mirror the seed-004 VAE's (conv 32 and 64, stride 2; dense 128), with a
+The layers mirror the VAE's (conv 32 and 64, stride 2; dense 128), with a
 deterministic code in place of μ and log σ².
 """
 from __future__ import annotations
 
-from .. import nn
-from ..creation import rand
-from ..nn import functional as F
+from ... import nn
+from ...creation import rand
+from ...nn import functional as F
 
 
 class Autoencoder(nn.Module):

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ..backend import to_numpy
+from .backend import to_numpy
 
 LOG_2PI = math.log(2 * math.pi)
 

@@ -19,12 +19,13 @@ They differ in how the discriminator uses the label:
 """
 from __future__ import annotations
 
-from .. import nn
-from ..autograd import ops
-from ..autograd.tensor import Tensor
-from ..creation import ones, randint, randn
-from ..nn import functional as F
-from .gan import DCGANGenerator, dcgan_discriminator_convs, discriminator_loss, generator_loss
+from ... import nn
+from ...autograd import ops
+from ...autograd.tensor import Tensor
+from ...creation import ones, randint, randn
+from ...nn import functional as F
+from .dcgan import DCGANGenerator, dcgan_discriminator_convs
+from .losses import discriminator_loss, generator_loss
 
 
 def _labels_like(labels, n):
@@ -53,7 +54,7 @@ class ConditionalGenerator(nn.Module):
                 raise ValueError("pass labels=... (or n for uniformly drawn labels)")
             labels = randint(0, self.num_classes, (n,))
         elif not isinstance(labels, Tensor):      # (an ndarray has .data too)
-            from ..creation import tensor
+            from ...creation import tensor
             labels = tensor(labels, dtype="int64")
         return self(randn(len(labels), self.latent_dim), labels)
 

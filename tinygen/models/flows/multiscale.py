@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 
-from .. import nn
-from ..autograd.grad_mode import no_grad
-from ..autograd.ops import cat
-from ..creation import rand, randn, zeros
-from ..metrics.likelihood import standard_normal_log_density
-from .flow_layers import LogitTransform
+from ... import nn
+from ...autograd.grad_mode import no_grad
+from ...autograd.ops import cat
+from ...creation import rand, randn, zeros
+from ...distributions import standard_normal_log_density
+from .layers import LogitTransform
 
 
 class MultiScaleFlow(nn.Module):

@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import nn
-from ..autograd.grad_mode import no_grad
-from ..creation import rand, tensor, zeros
-from ..nn import functional as F
+from ... import nn
+from ...autograd.grad_mode import no_grad
+from ...creation import rand, tensor, zeros
+from ...nn import functional as F
 
 
 def causal_mask(kernel_size, include_centre):

@@ -24,9 +24,9 @@ import math
 
 import numpy as np
 
-from .. import nn
-from ..autograd.grad_mode import no_grad
-from ..creation import full, randint, randn, tensor
+from ... import nn
+from ...autograd.grad_mode import no_grad
+from ...creation import full, randint, randn, tensor
 from .unet import UNet
 
 

@@ -9,8 +9,8 @@ norm are left out, so this is the architecture at MNIST size, not the paper's ca
 """
 from __future__ import annotations
 
-from .flow_layers import AffineCoupling, Squeeze
-from .multiscale_flow import MultiScaleFlow
+from .layers import AffineCoupling, Squeeze
+from .multiscale import MultiScaleFlow
 
 
 class RealNVP(MultiScaleFlow):

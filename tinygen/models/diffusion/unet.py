@@ -16,11 +16,11 @@ import math
 
 import numpy as np
 
-from .. import nn
-from ..autograd.ops import cat
-from ..backend import get_array_module
-from ..creation import tensor
-from ..nn import functional as F
+from ... import nn
+from ...autograd.ops import cat
+from ...backend import get_array_module
+from ...creation import tensor
+from ...nn import functional as F
 
 
 def timestep_embedding(t, dim):

@@ -1,4 +1,5 @@
-"""The VAE of seed 004, layer for layer, and its conditional version (seed 002).
+"""A small convolutional VAE (the layers of Keras' MNIST VAE example) and its conditional
+version, fed the one-hot label.
 
 Encoder q(z|x): conv 32 3×3 s2 ReLU → conv 64 3×3 s2 ReLU → flatten (3136) →
 dense 128 ReLU → μ (latent_dim) and log σ² (latent_dim).
@@ -22,12 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import nn
-from ..autograd import ops
-from ..autograd.tensor import Tensor
-from ..creation import randn, tensor
-from ..nn import functional as F
-from ..metrics.likelihood import iwae_bound
+from ... import nn
+from ...autograd import ops
+from ...autograd.tensor import Tensor
+from ...creation import randn, tensor
+from ...nn import functional as F
+from ...backend import to_numpy
+from ...distributions import gaussian_log_density, iwae_bound, standard_normal_log_density
 
 
 def gaussian_kl(mu, logvar, prior_mu=None, prior_logvar=None):
@@ -46,7 +48,7 @@ def vae_loss(logits, x, mu, logvar, kind="elbo", beta=1.0, prior=(None, None)):
         L = Σ_pixels BCE(x, sigmoid(logits)) + Σ_d KL_d,
         KL_d = KL(N(μ_d, σ²_d) ‖ N(0, 1)) = -½ (1 + log σ²_d - μ²_d - σ²_d)
         (or against a learned prior N(m, s²) given as ``prior`` = (m, log s²); see gaussian_kl)
-    kind="seed", seed 004's loss, means instead of sums:
+    kind="mean", means instead of sums (as the Keras example writes it):
         L = mean_pixels BCE + mean_d KL_d
       Relative to the ELBO this divides reconstruction by 784 and the KL by 16,
       i.e. it down-weights reconstruction by 784/16 = 49 against the KL (for the
@@ -59,15 +61,15 @@ def vae_loss(logits, x, mu, logvar, kind="elbo", beta=1.0, prior=(None, None)):
     kl = gaussian_kl(mu, logvar, *prior)
     if kind == "elbo":
         rec, kld = bce.sum(1).mean(), kl.sum(1).mean()
-    elif kind == "seed":
+    elif kind == "mean":
         rec, kld = bce.mean(), kl.mean()
     else:
-        raise ValueError(f"loss kind must be 'elbo' or 'seed', not {kind!r}")
+        raise ValueError(f"loss kind must be 'elbo' or 'mean', not {kind!r}")
     return (rec + kld if beta == 1.0 else rec + beta * kld), {"rec": rec, "kl": kld}
 
 
 class VAE(nn.Module):
-    """Seed 004's VAE; ``num_classes > 0`` makes it the conditional VAE."""
+    """The convolutional VAE above; ``num_classes > 0`` makes it the conditional VAE."""
 
     def __init__(self, latent_dim=16, num_classes=0, prior="standard"):
         super().__init__()
@@ -137,7 +139,6 @@ class VAE(nn.Module):
     # -- evaluation ------------------------------------------------------------------
     def negative_elbo(self, x, labels=None):
         """-ELBO per image (nats), one sample of z, as a float64 NumPy array."""
-        from ..backend import to_numpy
         logits, mu, logvar = self(x, labels)
         rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
         kl = gaussian_kl(mu, logvar, *self.prior(labels)).sum(1)
@@ -149,8 +150,6 @@ class VAE(nn.Module):
         log wᵢ = log p(x|zᵢ) + log p(zᵢ) - log q(zᵢ|x);  IWAE_k = log-mean-exp(log wᵢ).
         Samples are drawn ``chunk`` at a time to bound memory.
         """
-        from ..backend import to_numpy
-        from ..metrics.likelihood import gaussian_log_density, standard_normal_log_density
         n = x.shape[0]
         mu, logvar = self.encode(x, labels)
         prior_mu, prior_logvar = self.prior(labels)

@@ -28,12 +28,12 @@ import math
 
 import numpy as np
 
-from .. import nn
-from ..autograd.grad_mode import no_grad
-from ..autograd.ops import cat
-from ..backend import get_array_module
-from ..creation import tensor, zeros
-from ..nn import functional as F
+from ... import nn
+from ...autograd.grad_mode import no_grad
+from ...autograd.ops import cat
+from ...backend import get_array_module
+from ...creation import tensor, zeros
+from ...nn import functional as F
 
 
 def _per_sample(t):

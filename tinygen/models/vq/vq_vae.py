@@ -37,11 +37,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import nn
-from ..autograd.grad_mode import no_grad
-from ..autograd.ops import where as tg_where
-from ..creation import randint, randn, tensor, zeros
-from ..nn import functional as F
+from ... import nn
+from ...autograd.grad_mode import no_grad
+from ...autograd.ops import where as tg_where
+from ...creation import randint, randn, tensor, zeros
+from ...nn import functional as F
 
 
 class VectorQuantizer(nn.Module):

@@ -9,8 +9,8 @@ latents are N(0, I) (the paper's learned prior for the split-off halves is left 
 """
 from __future__ import annotations
 
-from .flow_layers import ActNorm, AffineCoupling, InvertibleConv1x1, Squeeze
-from .multiscale_flow import MultiScaleFlow
+from .layers import ActNorm, AffineCoupling, InvertibleConv1x1, Squeeze
+from .multiscale import MultiScaleFlow
 
 
 class Glow(MultiScaleFlow):

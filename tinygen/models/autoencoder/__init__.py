@@ -1,0 +1,2 @@
+"""A plain autoencoder, for features that a classifier reads."""
+from .autoencoder import Autoencoder

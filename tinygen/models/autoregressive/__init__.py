@@ -1,0 +1,2 @@
+"""Autoregressive image models: PixelCNN with masked convolutions."""
+from .pixelcnn import PixelCNN, CategoricalPixelCNN, MaskedConv2d, causal_mask

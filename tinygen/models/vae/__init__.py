@@ -1,0 +1,4 @@
+"""The VAE (and, with a label, the conditional VAE), its loss, and the Gaussian mixtures
+fitted to its latent codes for ex-post sampling."""
+from .vae import VAE, vae_loss, gaussian_kl
+from .gaussian_mixture import GaussianMixture, ClassConditionalMixture
