@@ -9,6 +9,7 @@ The models are written out here for both frameworks with the same layers, so
 the comparison is like for like (tinygen's own copies live in tinygen.models).
 """
 import argparse
+import functools
 import json
 import resource
 import subprocess
@@ -161,14 +162,15 @@ def main():
     parser.add_argument("--memory", action="store_true", help="also measure peak memory")
     parser.add_argument("--kernels-only", action="store_true", help="skip the training steps")
     parser.add_argument("--no-form-swap", action="store_true",
-                        help="turn off the stride-1 conv2d ⇄ conv_transpose2d swap (for comparison)")
+                        help="turn off the stride-1 conv2d ⇄ conv_transpose2d swap in the kernel rows "
+                             "(swap_forms=False, for comparison)")
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
         return memory_probe(*args.probe)
-    if args.no_form_swap:
-        from tinygen.nn.functional import conv
-        conv.FORM_SWAP = False
+    if args.no_form_swap:      # the kernel rows call F.conv2d / F.conv_transpose2d directly
+        F.conv2d = functools.partial(F.conv2d, swap_forms=False)
+        F.conv_transpose2d = functools.partial(F.conv_transpose2d, swap_forms=False)
     torch = try_torch()
     tF = torch.nn.functional if torch else None
     rows = []

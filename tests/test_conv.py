@@ -185,6 +185,11 @@ def test_stride_one_conv_takes_the_form_with_the_smaller_buffer(seed, k, dilatio
     check_forward(y, expected, rtol=1e-9, atol=1e-12)
     gradcheck(op, (x, w, b))
     gradgradcheck(lambda a, c: op(a, c), (x, w))
+    # swap_forms=False keeps the form asked for, with the same values
+    kept = (F.conv_transpose2d(x, w, b, padding=padding, dilation=dilation, swap_forms=False) if transposed
+            else F.conv2d(x, w, b, padding=padding, dilation=dilation, swap_forms=False))
+    assert type(kept.grad_fn).__name__ == ("ConvTranspose2d" if transposed else "Conv2d")
+    check_forward(kept, expected, rtol=1e-9, atol=1e-12)
 
 
 def test_padding_same_and_valid():
@@ -242,7 +247,7 @@ def test_side_by_side_with_pytorch():
 def test_forward_without_weight_grad_is_chunked_within_the_im2col_budget(monkeypatch):
     """Sampling a big-kernel conv must not build one huge im2col buffer: with a tiny
     budget the batch is processed in chunks, and the result is the same."""
-    from tinygen.nn.functional import conv as conv_module
+    from tinygen.nn.functional import im2col as kernels
     rng = np.random.default_rng(0)
     x = tg.tensor(rng.standard_normal((7, 3, 9, 9)), dtype="float64")
     w = tg.tensor(rng.standard_normal((2, 3, 5, 5)), dtype="float64")
@@ -250,7 +255,7 @@ def test_forward_without_weight_grad_is_chunked_within_the_im2col_budget(monkeyp
     with tg.no_grad():
         whole = F.conv2d(x, w, b, padding=2).numpy()
         per_image = 3 * 25 * 81 * 8
-        monkeypatch.setattr(conv_module, "IM2COL_BUDGET_BYTES", 3 * per_image)   # 3 images per chunk
-        assert conv_module._batch_chunk(x.data, w.data, (1, 1), (2, 2), (1, 1)) == 3
+        monkeypatch.setattr(kernels, "IM2COL_BUDGET_BYTES", 3 * per_image)   # 3 images per chunk
+        assert kernels.batch_chunk(x.data, w.data, (1, 1), (2, 2), (1, 1)) == 3
         chunked = F.conv2d(x, w, b, padding=2).numpy()
     np.testing.assert_allclose(chunked, whole, rtol=1e-12)

@@ -14,7 +14,8 @@ import numpy as np
 
 from ...autograd import constant, ops
 from ...backend import get_array_module
-from .conv import _pair, conv2d, sliding_windows
+from .conv import _pair, conv2d
+from .im2col import sliding_windows
 
 
 def _pool_args(x, kernel_size, stride, padding, ceil_mode):
