@@ -63,29 +63,18 @@ def main(argv=None):
     untrained_codes = (codes_of(model, x_train), codes_of(model, x_test))   # the baseline encoder
     opt = optim.Adam(model.parameters(), lr=args.lr)
     state = run.resume({"model": model}, {"opt": opt})
-    start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
-    epoch, batch = start_epoch, skip
 
-    def save():
-        run.save_checkpoint(epoch, batch, {"model": model}, {"opt": opt})
+    def train_step(x, _):
+        loss = model.loss(x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"rec": loss}
 
-    with run.interrupt_guard(save):
-        for epoch in range(start_epoch, args.epochs):
-            batch = skip if epoch == start_epoch else 0
-            train.set_epoch(epoch, batch)
-            model.train()
-            for x, _ in run.progress(train, epoch):
-                loss = model.loss(x)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                batch += 1
-                if batch % 10 == 0 or batch == len(train):
-                    run.log(rec=loss)
-            epoch, batch = epoch + 1, 0
-            save()
-            print(f"epoch {epoch}: reconstruction {run.epoch_means().get('rec', float('nan')):.3f} nats",
-                  flush=True)
+    def report(epoch):
+        print(f"epoch {epoch}: reconstruction {run.epoch_means().get('rec', float('nan')):.3f} nats", flush=True)
+
+    run.train(train, train_step, {"model": model}, {"opt": opt}, state, modules=(model,), end_of_epoch=report)
 
     model.eval()
     with tg.no_grad():

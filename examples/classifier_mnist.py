@@ -52,33 +52,22 @@ def main(argv=None):
     total_steps = max(args.epochs * len(train), 1)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
     state = run.resume({"model": model}, {"opt": opt})
-    start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
     if state:
         sched.load_state_dict(state["extra"]["sched"])
 
-    epoch, batch = start_epoch, skip
+    def train_step(x, y):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        return {"loss": loss}
 
-    def save():
-        run.save_checkpoint(epoch, batch, {"model": model}, {"opt": opt},
-                            extra={"sched": sched.state_dict()})
+    def report(epoch):
+        print(f"epoch {epoch}: train loss {run.epoch_means().get('loss', float('nan')):.4f}", flush=True)
 
-    with run.interrupt_guard(save):
-        for epoch in range(start_epoch, args.epochs):
-            batch = skip if epoch == start_epoch else 0
-            train.set_epoch(epoch, batch)
-            for x, y in run.progress(train, epoch):
-                loss = F.cross_entropy(model(x), y)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                batch += 1
-                if batch % 10 == 0 or batch == len(train):
-                    run.log(loss=loss)
-            epoch, batch = epoch + 1, 0
-            save()
-            print(f"epoch {epoch}: train loss {run.epoch_means().get('loss', float('nan')):.4f}",
-                  flush=True)
+    run.train(train, train_step, {"model": model}, {"opt": opt}, state, modules=(model,),
+              extra=lambda: {"sched": sched.state_dict()}, end_of_epoch=report)
 
     accuracy = evaluate(model, test)
     x, _ = next(iter(data.DataLoader(data.ArrayDataset(test_x[:64], test_y[:64]), 64)))

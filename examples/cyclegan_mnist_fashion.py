@@ -91,32 +91,23 @@ def main(argv=None):
     opt_d = optim.Adam(model.discriminator_parameters(), lr=args.lr, betas=(0.5, 0.999))
     pool_a, pool_b = ImagePool(args.pool_size, args.seed), ImagePool(args.pool_size, args.seed + 1)
     state = run.resume({"cyclegan": model}, {"G": opt_g, "D": opt_d})
-    start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
-    epoch, batch = start_epoch, skip
 
-    def save():
-        run.save_checkpoint(epoch, batch, {"cyclegan": model}, {"G": opt_g, "D": opt_d})
+    def train_step(real_a, real_b):
+        g_loss, parts, fake_a, fake_b = model.generator_loss(real_a, real_b)
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        d_loss, d_parts = model.discriminator_loss(real_a, real_b, pool_a.query(fake_a), pool_b.query(fake_b))
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        return {**parts, **d_parts}
 
-    with run.interrupt_guard(save):
-        for epoch in range(start_epoch, args.epochs):
-            batch = skip if epoch == start_epoch else 0
-            loader_a.set_epoch(epoch, batch)
-            loader_b.set_epoch(epoch, batch)
-            for (real_a, _), (real_b, _) in zip(run.progress(loader_a, epoch), loader_b):
-                g_loss, parts, fake_a, fake_b = model.generator_loss(real_a, real_b)
-                opt_g.zero_grad()
-                g_loss.backward()
-                opt_g.step()
-                d_loss, d_parts = model.discriminator_loss(real_a, real_b, pool_a.query(fake_a), pool_b.query(fake_b))
-                opt_d.zero_grad()
-                d_loss.backward()
-                opt_d.step()
-                batch += 1
-                if batch % 10 == 0 or batch == len(loader_a):
-                    run.log(**parts, **d_parts)
-            epoch, batch = epoch + 1, 0
-            save()
-            print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.3f}" for k, v in run.epoch_means().items()), flush=True)
+    def report(epoch):
+        print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.3f}" for k, v in run.epoch_means().items()), flush=True)
+
+    run.train(data.ZipLoader(loader_a, loader_b), train_step, {"cyclegan": model}, {"G": opt_g, "D": opt_d},
+              state, end_of_epoch=report)
 
     run.plot_history(title="CycleGAN losses")
     metrics = evaluate(model, args, run)

@@ -80,30 +80,20 @@ def main(argv=None):
     ema = optim.EMA(model, args.ema)
     models, optimizers = {"model": model, "ema": ema.model}, {"opt": opt}
     state = run.resume(models, optimizers)
-    start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
-    epoch, batch = start_epoch, skip
 
-    def save():
-        run.save_checkpoint(epoch, batch, models, optimizers)
+    def train_step(x, _):
+        loss = model.loss(x)
+        opt.zero_grad()
+        loss.backward()
+        tg.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        opt.step()
+        ema.update(model)
+        return {"loss": loss}
 
-    with run.interrupt_guard(save):
-        for epoch in range(start_epoch, args.epochs):
-            batch = skip if epoch == start_epoch else 0
-            train.set_epoch(epoch, batch)
-            model.train()
-            for x, _ in run.progress(train, epoch):
-                loss = model.loss(x)
-                opt.zero_grad()
-                loss.backward()
-                tg.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-                opt.step()
-                ema.update(model)
-                batch += 1
-                if batch % 10 == 0 or batch == len(train):
-                    run.log(loss=loss)
-            epoch, batch = epoch + 1, 0
-            save()
-            print(f"epoch {epoch}: L_simple {run.epoch_means().get('loss', float('nan')):.4f}", flush=True)
+    def report(epoch):
+        print(f"epoch {epoch}: L_simple {run.epoch_means().get('loss', float('nan')):.4f}", flush=True)
+
+    run.train(train, train_step, models, optimizers, state, modules=(model,), end_of_epoch=report)
 
     sampler = ema.model
     run.plot_history(title="DDPM: L_simple per step")

@@ -88,30 +88,20 @@ def main(argv=None):
     model = build(args)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     state = run.resume({"model": model}, {"opt": opt})
-    start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
-    epoch, batch = start_epoch, skip
 
-    def save():
-        run.save_checkpoint(epoch, batch, {"model": model}, {"opt": opt})
+    def train_step(x, _):
+        loss = model.loss(model.dequantize(x))    # bits/dim
+        opt.zero_grad()
+        loss.backward()
+        tg.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        opt.step()
+        return {"bits_per_dim": loss}
 
-    with run.interrupt_guard(save):
-        for epoch in range(start_epoch, args.epochs):
-            batch = skip if epoch == start_epoch else 0
-            train.set_epoch(epoch, batch)
-            model.train()
-            for x, _ in run.progress(train, epoch):
-                loss = model.loss(model.dequantize(x))    # bits/dim
-                opt.zero_grad()
-                loss.backward()
-                tg.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-                opt.step()
-                batch += 1
-                if batch % 10 == 0 or batch == len(train):
-                    run.log(bits_per_dim=loss)
-            epoch, batch = epoch + 1, 0
-            save()
-            print(f"epoch {epoch}: train {run.epoch_means().get('bits_per_dim', float('nan')):.4f} bits/dim",
-                  flush=True)
+    def report(epoch):
+        print(f"epoch {epoch}: train {run.epoch_means().get('bits_per_dim', float('nan')):.4f} bits/dim",
+              flush=True)
+
+    run.train(train, train_step, {"model": model}, {"opt": opt}, state, modules=(model,), end_of_epoch=report)
 
     run.plot_history(title=f"{args.arch}: training bits/dim")
     metrics = test_bits_per_dim(model, args)

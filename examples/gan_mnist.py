@@ -198,10 +198,8 @@ def main(argv=None):
     fixed_noise = tg.randn(grid_rows * grid_rows, args.latent_dim)
     fixed_labels = tg.tensor(np.repeat(np.arange(10), 10), dtype="int64") if takes_code else None
     state = run.resume(models, {"G": opt_g, "D": opt_d})
-    start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
     # the epoch grids' file names, relative to the run folder (older checkpoints kept paths)
     frames = [os.path.basename(f) for f in state["extra"].get("frames", [])] if state else []
-    epoch, batch = start_epoch, skip
     clusters = state["extra"].get("clusters") if state else None
     if clustered:       # the cluster ids take the labels' place; the labels only score the clusters
         images, labels = images[:args.limit], labels[:args.limit]
@@ -222,48 +220,39 @@ def main(argv=None):
                             seed=args.seed, limit=args.limit, scale_to=spec["pixels"],
                             drop_last=True, resident=True)
 
-    def save():
-        run.save_checkpoint(epoch, batch, models, {"G": opt_g, "D": opt_d},
-                            extra={"frames": frames, **({"clusters": clusters} if clustered else {})})
+    def train_step(real, real_labels):
+        n = real.shape[0]
+        real_labels = real_labels if conditional or clustered else None
+        if clustered:          # the real batch's clusters: c ~ π, with no host round trip
+            fake_labels = real_labels
+        else:
+            fake_labels = tg.randint(0, 10, (n,)) if takes_code else None
+        fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
+        d_loss, (d_real, d_fake) = discriminator_step(args.arch, D, opt_d, real, real_labels,
+                                                      fake, fake_labels, args)
+        g_loss = None
+        if run.batch % every_g == every_g - 1:     # WGAN-GP: n_critic D steps per G step
+            for g_step in range(args.g_steps):
+                if g_step:                         # later G steps: fresh z through the updated G
+                    fake_labels = tg.randint(0, 10, (n,)) if takes_code and not clustered else fake_labels
+                    fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
+                g_loss = generator_step(args.arch, D, opt_g, fake, fake_labels, args)
+                if ema:
+                    ema.update(G)
+        return {"d_loss": d_loss, "d_real": d_real, "d_fake": d_fake, "g_loss": g_loss}
 
-    with run.interrupt_guard(save):
-        for epoch in range(start_epoch, args.epochs):
-            batch = skip if epoch == start_epoch else 0
-            train.set_epoch(epoch, batch)
-            G.train(), D.train()
-            for real, real_labels in run.progress(train, epoch):
-                n = real.shape[0]
-                real_labels = real_labels if conditional or clustered else None
-                if clustered:          # the real batch's clusters: c ~ π, with no host round trip
-                    fake_labels = real_labels
-                else:
-                    fake_labels = tg.randint(0, 10, (n,)) if takes_code else None
-                fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
-                d_loss, (d_real, d_fake) = discriminator_step(args.arch, D, opt_d, real, real_labels,
-                                                              fake, fake_labels, args)
-                g_loss = None
-                if batch % every_g == every_g - 1:     # WGAN-GP: n_critic D steps per G step
-                    for g_step in range(args.g_steps):
-                        if g_step:                     # later G steps: fresh z through the updated G
-                            fake_labels = tg.randint(0, 10, (n,)) if takes_code and not clustered else fake_labels
-                            fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
-                        g_loss = generator_step(args.arch, D, opt_g, fake, fake_labels, args)
-                        if ema:
-                            ema.update(G)
-                batch += 1
-                if batch % 10 == 0 or batch == len(train):   # reading values syncs a GPU: not every step
-                    run.log(d_loss=d_loss, d_real=d_real, d_fake=d_fake)
-                    if g_loss is not None:
-                        run.log(g_loss=g_loss)
-            epoch, batch = epoch + 1, 0
-            sampler = ema.model if ema else G
-            sampler.eval()
-            with tg.no_grad():
-                grid = to_unit(generate(sampler, fixed_noise, fixed_labels), spec["pixels"])
-            G.train()
-            viz.save_image_grid(grid, run.path(f"epoch_{epoch:03d}.png"), nrow=grid_rows, title=f"epoch {epoch}")
-            frames.append(f"epoch_{epoch:03d}.png")
-            save()
+    def epoch_grid(epoch):     # the same z (and labels) every epoch: progress.gif
+        sampler = ema.model if ema else G
+        sampler.eval()
+        with tg.no_grad():
+            grid = to_unit(generate(sampler, fixed_noise, fixed_labels), spec["pixels"])
+        G.train()
+        viz.save_image_grid(grid, run.path(f"epoch_{epoch:03d}.png"), nrow=grid_rows, title=f"epoch {epoch}")
+        frames.append(f"epoch_{epoch:03d}.png")
+
+    run.train(train, train_step, models, {"G": opt_g, "D": opt_d}, state, modules=(G, D),
+              extra=lambda: {"frames": frames, **({"clusters": clusters} if clustered else {})},
+              end_of_epoch=epoch_grid)
 
     wgan = args.arch == "wgan-gp"
     viz.save_gif([run.path(f) for f in frames], run.path("progress.gif"))

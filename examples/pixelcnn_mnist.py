@@ -83,34 +83,23 @@ def main(argv=None):
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(args.epochs * len(train), 1)) \
         if args.lr_decay == "cosine" else None
     state = run.resume({"model": model}, {"opt": opt})
-    start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
     if sched and state and "sched" in state["extra"]:
         sched.load_state_dict(state["extra"]["sched"])
-    epoch, batch = start_epoch, skip
 
-    def save():
-        run.save_checkpoint(epoch, batch, {"model": model}, {"opt": opt},
-                            extra={"sched": sched.state_dict()} if sched else None)
+    def train_step(x, _):
+        loss = model.loss(x)                 # exact NLL, nats per image
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if sched:
+            sched.step()
+        return {"nll": loss}
 
-    with run.interrupt_guard(save):
-        for epoch in range(start_epoch, args.epochs):
-            batch = skip if epoch == start_epoch else 0
-            train.set_epoch(epoch, batch)
-            model.train()
-            for x, _ in run.progress(train, epoch):
-                loss = model.loss(x)                 # exact NLL, nats per image
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                if sched:
-                    sched.step()
-                batch += 1
-                if batch % 10 == 0 or batch == len(train):
-                    run.log(nll=loss)
-            epoch, batch = epoch + 1, 0
-            save()
-            print(f"epoch {epoch}: train NLL {run.epoch_means().get('nll', float('nan')):.3f} nats",
-                  flush=True)
+    def report(epoch):
+        print(f"epoch {epoch}: train NLL {run.epoch_means().get('nll', float('nan')):.3f} nats", flush=True)
+
+    run.train(train, train_step, {"model": model}, {"opt": opt}, state, modules=(model,),
+              extra=(lambda: {"sched": sched.state_dict()}) if sched else None, end_of_epoch=report)
 
     run.plot_history(title="PixelCNN: training NLL (nats per image)")
     metrics = test_nll(model, args)

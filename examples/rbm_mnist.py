@@ -42,40 +42,40 @@ def add_flags(parser):
     parser.add_argument("--fid-n", type=int, default=10_000, help="samples for FID and friends")
 
 
-def train_layer(dbn, layer, train, run, args, state, epoch_offset, total_epochs):
-    """CD-k (or PCD-k) on RBM ``layer``; epochs are numbered across all layers for --resume."""
+def train_layer(dbn, layer, train, run, args, state, epochs):
+    """CD-k (or PCD-k) on RBM ``layer`` for ``epochs``, a range of the epochs numbered across
+    all layers (so that --resume finds its place)."""
     rbm = dbn.rbms[layer]
     opt = optim.SGD(rbm.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
-    chains = None
-    start = 0
-    if state and state["epoch"] > epoch_offset:          # resuming inside (or after) this layer
-        start = min(state["epoch"] - epoch_offset, args.epochs)
+    chains = None                     # PCD: the persistent Gibbs chains, kept across batches
+    if state and state["epoch"] >= epochs.start:          # resuming inside (or after) this layer
         if f"opt{layer}" in state["optimizers"]:
             opt.load_state_dict(state["optimizers"][f"opt{layer}"])
         if "chains" in state["extra"] and state["extra"].get("chains_layer") == layer:
             chains = tg.tensor(state["extra"]["chains"])
-    for local_epoch in range(start, args.epochs):
-        epoch = epoch_offset + local_epoch
-        train.set_epoch(epoch)
-        for x, _ in run.progress(train, epoch, total_epochs):
-            v = dbn.layer_input(x.flatten(1), layer)
-            if args.pcd:
-                if chains is None or chains.shape[0] != v.shape[0]:
-                    chains = v
-                chains, _ = rbm.gibbs(chains, args.cd_steps)
-                v_model = chains
-            else:
-                v_model, _ = rbm.gibbs(v, args.cd_steps)
-            loss = rbm.contrastive_divergence_loss(v, v_model)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if run.step % 10 == 0:
-                run.log(**{f"cd_loss_{layer}": loss})
-        extra = {"chains": chains.numpy(), "chains_layer": layer} if chains is not None else {}
-        run.save_checkpoint(epoch + 1, 0, {"dbn": dbn}, {f"opt{layer}": opt}, extra=extra)
-        print(f"layer {layer + 1}, epoch {local_epoch + 1}: CD loss "
+
+    def cd_step(x, _):
+        nonlocal chains
+        v = dbn.layer_input(x.flatten(1), layer)
+        if args.pcd:
+            if chains is None or chains.shape[0] != v.shape[0]:
+                chains = v
+            chains, _ = rbm.gibbs(chains, args.cd_steps)
+            v_model = chains
+        else:
+            v_model, _ = rbm.gibbs(v, args.cd_steps)
+        loss = rbm.contrastive_divergence_loss(v, v_model)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {f"cd_loss_{layer}": loss}
+
+    def report(epoch):
+        print(f"layer {layer + 1}, epoch {epoch - epochs.start}: CD loss "
               f"{run.epoch_means().get(f'cd_loss_{layer}', float('nan')):.3f}", flush=True)
+
+    run.train(train, cd_step, {"dbn": dbn}, {f"opt{layer}": opt}, state, end_of_epoch=report, epochs=epochs,
+              extra=lambda: {"chains": chains.numpy(), "chains_layer": layer} if chains is not None else {})
 
 
 def evaluate(dbn, args, run, train_mean):
@@ -151,9 +151,8 @@ def main(argv=None):
     dbn = DeepBeliefNetwork(sizes)
     dbn.rbms[0].visible_bias.data[...] = tg.tensor(base_rate_visible_bias(train_mean)).data  # Hinton's guide
     state = run.resume({"dbn": dbn})
-    total = args.epochs * len(dbn.rbms)
     for layer in range(len(dbn.rbms)):
-        train_layer(dbn, layer, train, run, args, state, layer * args.epochs, total)
+        train_layer(dbn, layer, train, run, args, state, range(layer * args.epochs, (layer + 1) * args.epochs))
 
     filters = dbn.rbms[0].weight.detach().numpy()[:100]
     low, high = filters.min(1, keepdims=True), filters.max(1, keepdims=True)

@@ -225,37 +225,27 @@ def main(argv=None):
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(args.epochs * len(train), 1)) \
         if args.lr_decay == "cosine" else None
     state = run.resume({"model": model}, {"opt": opt})
-    start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
     if sched and state and "sched" in state["extra"]:
         sched.load_state_dict(state["extra"]["sched"])
-    epoch, batch = start_epoch, skip
 
-    def save():
-        run.save_checkpoint(epoch, batch, {"model": model}, {"opt": opt},
-                            extra={"sched": sched.state_dict()} if sched else None)
+    def train_step(x, y):
+        beta = kl_weight(run.step, args, len(train))
+        loss, parts = model.loss(x, y if args.conditional else None, kind=args.loss, beta=beta)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if sched:
+            sched.step()
+        return {"loss": loss, "rec": parts["rec"], "kl": parts["kl"]}
 
-    with run.interrupt_guard(save):
-        for epoch in range(start_epoch, args.epochs):
-            batch = skip if epoch == start_epoch else 0
-            train.set_epoch(epoch, batch)
-            model.train()
-            for x, y in run.progress(train, epoch):
-                beta = kl_weight(run.step, args, len(train))
-                loss, parts = model.loss(x, y if args.conditional else None, kind=args.loss, beta=beta)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                if sched:
-                    sched.step()
-                batch += 1
-                if batch % 10 == 0 or batch == len(train):
-                    run.log(loss=loss, rec=parts["rec"], kl=parts["kl"])
-            epoch, batch = epoch + 1, 0
-            save()
-            means = run.epoch_means()
-            print(f"epoch {epoch}: loss {means.get('loss', float('nan')):.3f} "
-                  f"(rec {means.get('rec', float('nan')):.3f}, kl {means.get('kl', float('nan')):.3f})",
-                  flush=True)
+    def report(epoch):
+        means = run.epoch_means()
+        print(f"epoch {epoch}: loss {means.get('loss', float('nan')):.3f} "
+              f"(rec {means.get('rec', float('nan')):.3f}, kl {means.get('kl', float('nan')):.3f})",
+              flush=True)
+
+    run.train(train, train_step, {"model": model}, {"opt": opt}, state, modules=(model,),
+              extra=(lambda: {"sched": sched.state_dict()}) if sched else None, end_of_epoch=report)
 
     pictures(model, run, args)
     run.plot_history(title=f"{name}: loss ({args.loss}) per step")

@@ -113,6 +113,18 @@ def pictures(model, prior, run, args):
                      title="VQ-VAE samples, codes ~ PixelCNN prior")
 
 
+
+class _Perplexity:
+    """A batch's code perplexity, computed only if the training loop logs it: it reads the
+    codes back to the host, which a GPU step should not wait for every batch."""
+
+    def __init__(self, codes, num_codes):
+        self.codes, self.num_codes = codes, num_codes
+
+    def item(self):
+        return code_perplexity(self.codes.numpy(), self.num_codes)
+
+
 def main(argv=None):
     args = experiment.parse_args("VQ-VAE with a PixelCNN prior on MNIST", argv, extra=add_flags,
                                  epochs=10, batch_size=128, lr=1e-3,
@@ -130,48 +142,32 @@ def main(argv=None):
     prior_opt = optim.Adam(prior.parameters(), lr=args.prior_lr)
     models, optimizers = {"vqvae": model, "prior": prior}, {"vqvae": opt, "prior": prior_opt}
     state = run.resume(models, optimizers)
-    start_epoch, skip = (state["epoch"], state["batch"]) if state else (0, 0)
     total = args.epochs + args.prior_epochs           # epochs past args.epochs train the prior
-    epoch, batch = start_epoch, skip
-    code_loader = None
 
-    def save():
-        run.save_checkpoint(epoch, batch, models, optimizers)
+    def vq_step(x, _):                                # stage 1: the VQ-VAE
+        loss, parts = model.loss(x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"rec": parts["rec"], "codebook": parts["codebook"], "commitment": parts["commitment"],
+                "perplexity": _Perplexity(parts["codes"], args.num_codes)}
 
-    with run.interrupt_guard(save):
-        for epoch in range(start_epoch, total):
-            batch = skip if epoch == start_epoch else 0
-            if epoch < args.epochs:                   # stage 1: the VQ-VAE
-                train.set_epoch(epoch, batch)
-                model.train()
-                for x, _ in run.progress(train, epoch, total):
-                    loss, parts = model.loss(x)
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    batch += 1
-                    if batch % 10 == 0 or batch == len(train):
-                        run.log(rec=parts["rec"], codebook=parts["codebook"], commitment=parts["commitment"],
-                                perplexity=code_perplexity(parts["codes"].numpy(), args.num_codes))
-            else:                                     # stage 2: the prior over code maps
-                if code_loader is None:
-                    code_loader = data.DataLoader(data.ArrayDataset(training_codes(model, args)),
-                                                  args.batch_size, shuffle=True, seed=args.seed,
-                                                  scale_to=None, resident=True)
-                code_loader.set_epoch(epoch, batch)
-                prior.train()
-                for codes, _ in run.progress(code_loader, epoch, total):
-                    loss = prior.loss(codes[:, 0])
-                    prior_opt.zero_grad()
-                    loss.backward()
-                    prior_opt.step()
-                    batch += 1
-                    if batch % 10 == 0 or batch == len(code_loader):
-                        run.log(prior_nll=loss)
-            epoch, batch = epoch + 1, 0
-            save()
-            means = run.epoch_means()
-            print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()), flush=True)
+    def prior_step(codes, _):                         # stage 2: the prior over code maps
+        loss = prior.loss(codes[:, 0])
+        prior_opt.zero_grad()
+        loss.backward()
+        prior_opt.step()
+        return {"prior_nll": loss}
+
+    def report(epoch):
+        print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.3f}" for k, v in run.epoch_means().items()), flush=True)
+
+    run.train(train, vq_step, models, optimizers, state, modules=(model,), end_of_epoch=report,
+              epochs=range(0, args.epochs))
+    code_loader = data.DataLoader(data.ArrayDataset(training_codes(model, args)), args.batch_size,
+                                  shuffle=True, seed=args.seed, scale_to=None, resident=True)
+    run.train(code_loader, prior_step, models, optimizers, state, modules=(prior,), end_of_epoch=report,
+              epochs=range(args.epochs, total))
 
     pictures(model, prior, run, args)
     run.plot_history(title="VQ-VAE: reconstruction / VQ terms, then the prior's NLL (nats)")

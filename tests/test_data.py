@@ -149,6 +149,26 @@ def test_dataloader_shapes_shuffling_and_determinism():
     assert x.numpy().min() >= -1 and x.numpy().max() <= 1
 
 
+def test_zip_loader_pairs_batches_and_resumes_both_orders():
+    a = data.DataLoader(data.ArrayDataset(np.arange(10 * 4, dtype=np.uint8).reshape(10, 2, 2)), 4,
+                        shuffle=True, seed=3, scale_to=None)
+    b = data.DataLoader(data.ArrayDataset(np.arange(6 * 4, dtype=np.uint8).reshape(6, 2, 2) + 100), 4,
+                        shuffle=True, seed=4, scale_to=None)
+    both = data.ZipLoader(a, b)
+    assert len(both) == 2                                # the shorter loader sets the length
+    pairs = [(x.numpy().copy(), y.numpy().copy()) for x, y in both]
+    assert len(pairs) == 2 and all(x.max() < 100 <= y.min() for x, y in pairs)
+    both.set_epoch(1)
+    epoch1 = [(x.numpy().copy(), y.numpy().copy()) for x, y in both]
+    assert not np.array_equal(epoch1[0][0], pairs[0][0])     # a new order for each loader
+    both.set_epoch(1, skip_batches=1)                    # both move to epoch 1, after one batch
+    assert both.skip_batches == 1
+    resumed = [(x.numpy().copy(), y.numpy().copy()) for x, y in both]
+    assert len(resumed) == 1
+    np.testing.assert_array_equal(resumed[0][0], epoch1[1][0])
+    np.testing.assert_array_equal(resumed[0][1], epoch1[1][1])
+
+
 def test_dataloader_passes_integer_maps_through_unscaled():
     codes = np.arange(5 * 3 * 3).reshape(5, 3, 3) % 7
     loader = data.DataLoader(data.ArrayDataset(codes), batch_size=2, scale_to=None)

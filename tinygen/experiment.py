@@ -337,6 +337,51 @@ class Run:
               f"batch {state['batch']}", flush=True)
         return state
 
+    def train(self, loader, step, models, optimizers, state=None, extra=None, modules=(),
+              end_of_epoch=None, log_every=10, epochs=None):
+        """The training loop the examples share; ``step`` is the example's own code.
+
+            for each epoch from the checkpoint's (or the first) to --epochs:
+                the ``modules`` go to training mode
+                for each batch of ``loader`` (a resumed epoch skips the ones already done):
+                    logs = step(*batch)          # one optimisation step → {name: scalar} or None
+                    every ``log_every`` batches, and at the epoch's last: self.log(**logs)
+                end_of_epoch(epoch)              # grids, prints (epochs count from 1 here)
+                checkpoint: models, optimizers, position, RNG, history and ``extra()``
+
+        ``state`` is what ``resume`` returned. ``epochs`` (a range; all of --epochs by
+        default) lets a run train in stages, one call per stage. During a step, ``self.epoch`` and
+        ``self.batch`` say where it is (batches done so far in this epoch). Ctrl-C lets
+        the step finish, writes the checkpoint and exits (status 130); ``--resume``
+        continues exactly. Logging every few steps matters on a GPU: reading a value
+        waits for the device.
+        """
+        epochs = epochs or range(self.args.epochs)
+        start_epoch, skip = epochs.start, 0
+        if state and state["epoch"] >= epochs.start:      # the checkpoint is in (or past) this stage
+            start_epoch, skip = state["epoch"], state["batch"]
+        self.epoch, self.batch = start_epoch, skip
+
+        def save():
+            self.save_checkpoint(self.epoch, self.batch, models, optimizers,
+                                 extra=extra() if extra else None)
+
+        with self.interrupt_guard(save):
+            for epoch in range(start_epoch, epochs.stop):
+                self.epoch, self.batch = epoch, (skip if epoch == start_epoch else 0)
+                loader.set_epoch(epoch, self.batch)
+                for module in modules:
+                    module.train()
+                for batch in self.progress(loader, epoch, max(epochs.stop, self.args.epochs)):
+                    logs = step(*batch)
+                    self.batch += 1
+                    if logs and (self.batch % log_every == 0 or self.batch == len(loader)):
+                        self.log(**{k: v for k, v in logs.items() if v is not None})
+                self.epoch, self.batch = epoch + 1, 0
+                if end_of_epoch:
+                    end_of_epoch(epoch + 1)
+                save()
+
     def interrupt_guard(self, on_interrupt):
         """Context manager for the training loop: the first Ctrl-C lets the current step
         finish, stops at the batch boundary, calls ``on_interrupt()`` (save a checkpoint)

@@ -106,3 +106,27 @@ class DataLoader:
                 self._labels[xp.asarray(idx)]
             y = constant(_backend.to_backend(labels, self.backend))
         return x, y
+
+
+class ZipLoader:
+    """Several loaders side by side, for unpaired training on two domains (CycleGAN):
+    each batch is (x_a, x_b, ...), the first item of each loader's batch, and the
+    shortest loader sets the length. ``set_epoch`` moves them all together."""
+
+    def __init__(self, *loaders):
+        self.loaders = loaders
+
+    def __len__(self):
+        return min(len(loader) for loader in self.loaders)
+
+    @property
+    def skip_batches(self):
+        return self.loaders[0].skip_batches
+
+    def set_epoch(self, epoch, skip_batches=0):
+        for loader in self.loaders:
+            loader.set_epoch(epoch, skip_batches)
+
+    def __iter__(self):
+        for batches in zip(*self.loaders):
+            yield tuple(batch[0] for batch in batches)
