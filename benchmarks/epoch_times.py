@@ -66,9 +66,9 @@ def gan_step(arch, batch=64, spectral_norm=False, num_clusters=50):
     def step():
         labels = tg.randint(0, num_classes, (batch,)) if conditional else None
         fake = gan_mnist.generate(G, tg.randn(batch, 100), labels)
-        gan_mnist.discriminator_step(arch, D, opt_d, real, labels, fake, labels, GAN_ARGS)
+        gan_mnist.discriminator_step(gan_mnist.objective(arch, GAN_ARGS), D, opt_d, real, labels, fake, labels)
         if counter[0] % every_g == every_g - 1:
-            gan_mnist.generator_step(arch, D, opt_g, fake, labels, GAN_ARGS)
+            gan_mnist.generator_step(gan_mnist.objective(arch, GAN_ARGS), D, opt_g, fake, labels)
         counter[0] += 1
     return step, batch
 

@@ -117,53 +117,33 @@ def generate(G, z, labels):
     return G(z, labels) if labels is not None else G(z)
 
 
-def discriminator_step(arch, D, opt_d, real, labels, fake, fake_labels, args):
+def objective(arch, args):
+    """The arch's loss object (``gans.objectives``): how its D and G are scored."""
+    if arch == "wgan-gp":
+        return gans.WGANGP(args.gp_weight)
+    if arch == "conv":         # D ends in a sigmoid: the loss works on probabilities
+        return gans.ProbabilityGAN(args.label_smoothing)
+    if arch == "acgan":
+        return gans.ACGAN(args.label_smoothing, args.saturating)
+    if arch == "infogan":      # the labels are the drawn codes c; Q sees no real label
+        return gans.InfoGAN(args.info_weight, args.label_smoothing, args.saturating)
+    return gans.LogitGAN(args.label_smoothing, args.saturating)     # mlp, dcgan, cgan, selfcond
+
+
+def discriminator_step(loss_of, D, opt_d, real, labels, fake, fake_labels):
     """One D (critic) update on a real batch and a fake batch. ``fake`` is detached here,
     so only D's parameters receive gradients. Returns the loss and D's mean scores."""
-    fake = fake.detach()
-    if arch == "wgan-gp":
-        real_score, fake_score = D(real), D(fake)
-        loss = fake_score.mean() - real_score.mean() + gans.gradient_penalty(D, real, fake, args.gp_weight)
-        scores = real_score.mean(), fake_score.mean()
-    elif arch == "conv":       # D outputs probabilities; the loss works on them
-        real_prob, fake_prob = D(real), D(fake)
-        loss = gans.probability_discriminator_loss(real_prob, fake_prob, args.label_smoothing)
-        scores = real_prob.mean(), fake_prob.mean()
-    elif arch in ("acgan", "infogan"):
-        real_out, fake_out = D(real), D(fake)
-        if arch == "acgan":
-            loss = gans.acgan_discriminator_loss(real_out, labels, fake_out, fake_labels, args.label_smoothing)
-        else:          # fake_labels are the drawn codes c; Q sees no real label
-            loss = gans.infogan_discriminator_loss(real_out[0], fake_out, fake_labels, args.info_weight,
-                                                      args.label_smoothing)
-        scores = tg.sigmoid(real_out[0]).mean(), tg.sigmoid(fake_out[0]).mean()
-    else:                      # mlp, dcgan, cgan, clustered: BCE on logits
-        real_logit = D(real, labels) if labels is not None else D(real)
-        fake_logit = D(fake, fake_labels) if labels is not None else D(fake)
-        loss = gans.discriminator_loss(real_logit, fake_logit, args.label_smoothing)
-        scores = tg.sigmoid(real_logit).mean(), tg.sigmoid(fake_logit).mean()
+    loss, scores = loss_of.discriminator(D, real, labels, fake.detach(), fake_labels)
     opt_d.zero_grad()
     loss.backward()
     opt_d.step()
     return loss, scores
 
 
-def generator_step(arch, D, opt_g, fake, fake_labels, args):
+def generator_step(loss_of, D, opt_g, fake, fake_labels):
     """One G update through a frozen D: D's gradients are computed but only opt_g steps
     (and each D step starts with zero_grad, so nothing leaks into D's next update)."""
-    non_saturating = not args.saturating
-    if arch == "wgan-gp":
-        loss = -D(fake).mean()
-    elif arch == "conv":
-        loss = gans.probability_generator_loss(D(fake))
-    elif arch == "acgan":
-        loss = gans.acgan_generator_loss(D(fake), fake_labels, non_saturating)
-    elif arch == "infogan":
-        loss = gans.infogan_generator_loss(D(fake), fake_labels, args.info_weight, non_saturating)
-    elif arch in ("cgan", "selfcond"):
-        loss = gans.generator_loss(D(fake, fake_labels), non_saturating)
-    else:
-        loss = gans.generator_loss(D(fake), non_saturating)
+    loss = loss_of.generator(D, fake, fake_labels)
     opt_g.zero_grad()
     loss.backward()
     opt_g.step()
@@ -190,6 +170,7 @@ def main(argv=None):
     opt_g = optim.Adam(G.parameters(), lr=args.g_lr or lr, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=lr, betas=spec["betas"])
     every_g = args.n_critic if args.arch == "wgan-gp" else 1
+    loss_of = objective(args.arch, args)
     ema = optim.EMA(G, args.ema) if args.ema else None
     models = {"G": G, "D": D, **({"G_ema": ema.model} if ema else {})}
 
@@ -228,15 +209,14 @@ def main(argv=None):
         else:
             fake_labels = tg.randint(0, 10, (n,)) if takes_code else None
         fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
-        d_loss, (d_real, d_fake) = discriminator_step(args.arch, D, opt_d, real, real_labels,
-                                                      fake, fake_labels, args)
+        d_loss, (d_real, d_fake) = discriminator_step(loss_of, D, opt_d, real, real_labels, fake, fake_labels)
         g_loss = None
         if run.batch % every_g == every_g - 1:     # WGAN-GP: n_critic D steps per G step
             for g_step in range(args.g_steps):
                 if g_step:                         # later G steps: fresh z through the updated G
                     fake_labels = tg.randint(0, 10, (n,)) if takes_code and not clustered else fake_labels
                     fake = generate(G, tg.randn(n, args.latent_dim), fake_labels)
-                g_loss = generator_step(args.arch, D, opt_g, fake, fake_labels, args)
+                g_loss = generator_step(loss_of, D, opt_g, fake, fake_labels)
                 if ema:
                     ema.update(G)
         return {"d_loss": d_loss, "d_real": d_real, "d_fake": d_fake, "g_loss": g_loss}

@@ -106,8 +106,9 @@ def _dcgan_step():
 
     def step():
         fake = G(tg.randn(16, 100))
-        d_loss, _ = gan_example.discriminator_step("dcgan", D, opt_d, real, None, fake, None, args)
-        gan_example.generator_step("dcgan", D, opt_g, fake, None, args)
+        d_loss, _ = gan_example.discriminator_step(gan_example.objective("dcgan", args), D, opt_d, real, None,
+                                                   fake, None)
+        gan_example.generator_step(gan_example.objective("dcgan", args), D, opt_g, fake, None)
         ema.update(G)
         return d_loss
     return step
@@ -122,7 +123,8 @@ def _wgan_step():
     args = SimpleNamespace(label_smoothing=0.0, saturating=False, gp_weight=10.0)
 
     def step():       # the critic's step: the gradient penalty's double backward included
-        return gan_example.discriminator_step("wgan-gp", D, opt_d, real, None, G(tg.randn(8, 100)), None, args)[0]
+        return gan_example.discriminator_step(gan_example.objective("wgan-gp", args), D, opt_d, real, None,
+                                              G(tg.randn(8, 100)), None)[0]
     return step
 
 

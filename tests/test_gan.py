@@ -205,12 +205,12 @@ def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(arch, options):
 
     g_before, d_before = snapshot(G), snapshot(D)
     fake = example.generate(G, tg.randn(4, 8), fake_labels)
-    d_loss, _ = example.discriminator_step(arch, D, opt_d, real, labels, fake, fake_labels, args)
+    d_loss, _ = example.discriminator_step(example.objective(arch, args), D, opt_d, real, labels, fake, fake_labels)
     assert np.isfinite(d_loss.item())
     assert unchanged(G, g_before) and not unchanged(D, d_before)
 
     d_before = snapshot(D)
-    example.generator_step(arch, D, opt_g, fake, fake_labels, args)
+    example.generator_step(example.objective(arch, args), D, opt_g, fake, fake_labels)
     assert unchanged(D, d_before) and not unchanged(G, g_before)
 
 

@@ -53,9 +53,9 @@ def test_mlp_gan_trajectory_matches_its_pytorch_twin():
             real = rng.uniform(-1, 1, (16, 1, 28, 28))
             z = rng.standard_normal((16, 100))
             fake = G(tg.tensor(z, dtype="float64"))
-            d_loss, _ = example.discriminator_step("mlp", D, opt_d, tg.tensor(real, dtype="float64"), None,
-                                                   fake, None, args)
-            g_loss = example.generator_step("mlp", D, opt_g, fake, None, args)
+            d_loss, _ = example.discriminator_step(example.objective("mlp", args), D, opt_d,
+                                                   tg.tensor(real, dtype="float64"), None, fake, None)
+            g_loss = example.generator_step(example.objective("mlp", args), D, opt_g, fake, None)
             ema.update(G)
 
             t_fake = tG(torch.from_numpy(z)).reshape(16, 1, 28, 28)

@@ -10,3 +10,4 @@ from .conditional import (ConditionalGenerator, CGANDiscriminator, ACGANDiscrimi
 from .infogan import infogan_discriminator_loss, infogan_generator_loss, code_accuracy
 from .kmeans import kmeans
 from .selfcond import SelfConditionedGenerator, cluster_images
+from .objectives import LogitGAN, ProbabilityGAN, WGANGP, ACGAN, InfoGAN
