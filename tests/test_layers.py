@@ -6,6 +6,7 @@ that runs up the table below, or on a cycle between top-level modules.
     autograd                          Tensor, Function, the ops, backward
     creation, serialization, viz      making, saving and drawing tensors
     nn, optim                         layers and optimizers
+    distributed                       data-parallel training over MPI or NCCL
     data                              datasets, transforms, the loader
     distributions                     log densities and likelihood bounds
     models                            the generative models, by family
@@ -19,7 +20,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "tinygen"
 LAYERS = [("backend", "dtypes", "host_allocator"), ("random",), ("autograd",),
-          ("creation", "serialization", "viz"), ("nn", "optim"), ("data",), ("distributions",),
+          ("creation", "serialization", "viz"), ("nn", "optim"), ("distributed",), ("data",),
+          ("distributions",),
           ("models",), ("metrics",), ("experiment", "zoo", "sample")]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
@@ -119,7 +121,7 @@ def test_the_checker_sees_upward_imports():
     """The checks above have teeth: an nn file importing models, or the package root, is reported."""
     probe = ROOT / "nn" / "probe.py"
     assert upward_imports(probe, "from ..models import gans\n") == [
-        "line 1: nn (layer 4) imports tinygen.models.gans (layer 7)"]
+        "line 1: nn (layer 4) imports tinygen.models.gans (layer 8)"]
     assert upward_imports(probe, "import numpy\nfrom .. import manual_seed\n")[0].startswith(
         "line 2: imports the package root")
     assert upward_imports(probe, "from ..autograd import ops\nfrom . import init\n") == []

@@ -49,16 +49,19 @@ class DataLoader:
 
     ``scale_to``: '01' for [0, 1] pixels, 'pm1' for [-1, 1], None to pass the arrays through
     as they are (integer code maps, say). ``transform`` runs on the batch Tensor (e.g.
-    DynamicBinarize). ``limit`` keeps the first N items.
+    DynamicBinarize). ``limit`` keeps the first N items. ``sampler``, an object with
+    ``indices(epoch)`` and ``len`` (``distributed.DistributedSampler``: this rank's
+    shard), replaces the loader's own order.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=0,
-                 limit=None, transform=None, scale_to="01", resident=False, backend=None):
+                 limit=None, transform=None, scale_to="01", resident=False, backend=None, sampler=None):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.dataset = dataset if limit is None else dataset.subset(limit)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.seed, self.transform, self.scale_to = seed, transform, scale_to
+        self.sampler = sampler
         self.backend = backend or _backend.get_backend()
         self.epoch = 0
         self.skip_batches = 0
@@ -70,7 +73,7 @@ class DataLoader:
                 self._labels = _backend.to_backend(self._labels, "cupy")
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def set_epoch(self, epoch, skip_batches=0):
@@ -78,6 +81,8 @@ class DataLoader:
         self.epoch, self.skip_batches = epoch, skip_batches
 
     def order(self, epoch):
+        if self.sampler is not None:
+            return self.sampler.indices(epoch)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)

@@ -421,6 +421,9 @@ class Device:
         ledger.sync("Device.synchronize")
 
     def use(self):
+        """Make this the current device (there is one)."""
+
+    def use(self):
         return self
 
 
