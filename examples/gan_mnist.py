@@ -157,7 +157,7 @@ def to_unit(images, pixels):
 
 
 def main(argv=None):
-    args = experiment.parse_args("GANs on MNIST", argv, extra=add_flags, epochs=20, batch_size=64,
+    args = experiment.parse_args("GANs on MNIST", argv, extra=add_flags, distributed=True, epochs=20, batch_size=64,
                                  lr=None, quick=dict(epochs=1, limit=12800, fid_n=500))
     spec = ARCHS[args.arch]
     conditional = spec.get("conditional", False)      # G and D use the data's labels
@@ -169,6 +169,8 @@ def main(argv=None):
     G, D = build(args.arch, args.latent_dim, args.minibatch_std, args.spectral_norm, args.clusters)
     opt_g = optim.Adam(G.parameters(), lr=args.g_lr or lr, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=lr, betas=spec["betas"])
+    # --distributed: rank 0's weights everywhere (before the EMA copies G), gradients averaged
+    opt_g, opt_d = run.data_parallel({"G": G, "D": D}, {"G": opt_g, "D": opt_d}).values()
     every_g = args.n_critic if args.arch == "wgan-gp" else 1
     loss_of = objective(args.arch, args)
     ema = optim.EMA(G, args.ema) if args.ema else None
@@ -197,7 +199,7 @@ def main(argv=None):
         # the grid's clusters drawn from π and sorted, so that a cluster's samples sit together
         grid_clusters = np.random.default_rng(args.seed).choice(args.clusters, 100, p=cluster_probs)
         fixed_labels = tg.tensor(np.sort(grid_clusters), dtype="int64")
-    train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
+    train = run.data_loader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
                             seed=args.seed, limit=args.limit, scale_to=spec["pixels"],
                             drop_last=True, resident=True)
 
@@ -222,6 +224,8 @@ def main(argv=None):
         return {"d_loss": d_loss, "d_real": d_real, "d_fake": d_fake, "g_loss": g_loss}
 
     def epoch_grid(epoch):     # the same z (and labels) every epoch: progress.gif
+        if not run.is_main:
+            return
         sampler = ema.model if ema else G
         sampler.eval()
         with tg.no_grad():
@@ -233,6 +237,8 @@ def main(argv=None):
     run.train(train, train_step, models, {"G": opt_g, "D": opt_d}, state, modules=(G, D),
               extra=lambda: {"frames": frames, **({"clusters": clusters} if clustered else {})},
               end_of_epoch=epoch_grid)
+    if not run.is_main:          # --distributed: rank 0 alone evaluates and writes
+        return run.finish()
 
     wgan = args.arch == "wgan-gp"
     viz.save_gif([run.path(f) for f in frames], run.path("progress.gif"))

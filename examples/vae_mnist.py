@@ -208,19 +208,20 @@ def kl_weight(step, args, steps_per_epoch):
 
 
 def main(argv=None):
-    args = experiment.parse_args("Convolutional VAE on MNIST", argv, extra=add_flags,
+    args = experiment.parse_args("Convolutional VAE on MNIST", argv, extra=add_flags, distributed=True,
                                  epochs=8, batch_size=128, lr=1e-3,
                                  quick=dict(epochs=3, limit=12800, iwae_k=50, iwae_n=100,
                                             num_samples=64, fid_n=500))
     name = "cvae_mnist" if args.conditional else "vae_mnist"
     run = experiment.Run(name, args)
     images, labels = data.load_mnist("train")
-    train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
+    train = run.data_loader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
                             seed=args.seed, limit=args.limit, transform=data.DynamicBinarize(),
                             resident=True)
     args.prior = args.prior or ("class" if args.conditional else "standard")
     model = VAE(args.latent_dim, num_classes=10 if args.conditional else 0, prior=args.prior)
     opt = optim.Adam(model.parameters(), lr=args.lr)
+    opt = run.data_parallel({"model": model}, {"opt": opt})["opt"]     # --distributed: shared steps
     # --lr-decay cosine: one cosine decay to 0 over the whole run, stepped per batch
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(args.epochs * len(train), 1)) \
         if args.lr_decay == "cosine" else None
@@ -240,12 +241,15 @@ def main(argv=None):
 
     def report(epoch):
         means = run.epoch_means()
-        print(f"epoch {epoch}: loss {means.get('loss', float('nan')):.3f} "
-              f"(rec {means.get('rec', float('nan')):.3f}, kl {means.get('kl', float('nan')):.3f})",
-              flush=True)
+        if run.is_main:
+            print(f"epoch {epoch}: loss {means.get('loss', float('nan')):.3f} "
+                  f"(rec {means.get('rec', float('nan')):.3f}, kl {means.get('kl', float('nan')):.3f})",
+                  flush=True)
 
     run.train(train, train_step, {"model": model}, {"opt": opt}, state, modules=(model,),
               extra=(lambda: {"sched": sched.state_dict()}) if sched else None, end_of_epoch=report)
+    if not run.is_main:          # --distributed: rank 0 alone draws, evaluates and writes
+        return run.finish()
 
     pictures(model, run, args)
     run.plot_history(title=f"{name}: loss ({args.loss}) per step")

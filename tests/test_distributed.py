@@ -98,3 +98,30 @@ def test_a_world_of_one_changes_nothing():
     assert opt.state_dict().keys() == opt.optimizer.state_dict().keys()
     ddp = distributed.DistributedDataParallel(model)
     assert all(k.startswith("module.") for k in ddp.state_dict())
+
+
+@pytest.mark.parametrize("example, flags", [
+    ("vae_mnist", ["--iwae-k", "2", "--iwae-n", "8", "--expost-components", "0"]),
+    ("gan_mnist", ["--arch", "dcgan", "--ema", "0.9"])])
+def test_examples_train_distributed_and_resume_exactly(example, flags, tmp_path):
+    """``mpiexec -n 2 python examples/X.py --distributed``: two epochs straight, or one and
+    then --resume for the second, end in the same checkpoint bit for bit (every rank's
+    random stream is in it); rank 0 alone writes the run's files."""
+    path = os.path.join(os.path.dirname(WORKER), "..", "examples", f"{example}.py")
+    common = [mpiexec(), "-n", "2", sys.executable, path, "--quick", "--distributed", "--limit", "256",
+              "--batch-size", "32", "--fid-n", "100", *flags]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+
+    def run(*more):
+        result = subprocess.run(common + list(more), capture_output=True, text=True, timeout=600, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+    straight = run("--epochs", "2", "--out", str(tmp_path / "straight"))
+    assert straight.stdout.count("metrics:") == 1            # one rank reports
+    run("--epochs", "1", "--out", str(tmp_path / "resumed"))
+    run("--epochs", "2", "--resume", "--out", str(tmp_path / "resumed"))
+    a, b = (tg.load(tmp_path / name / "checkpoint.npz") for name in ("straight", "resumed"))
+    assert a["config"]["world_size"] == 2 and len(a["rng_ranks"]) == 2
+    for part in ("models", "optimizers"):
+        for key in a[part]:
+            np.testing.assert_equal(a[part][key], b[part][key], err_msg=f"{part} {key}")

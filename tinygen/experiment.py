@@ -1,17 +1,24 @@
 """What every example shares: its flags, its output folder, progress bars, checkpoints.
 
-A small helper, not a framework: an example calls ``parse_args``, then ``Run``,
-and writes its own training loop.
+A small helper, not a framework: an example calls ``parse_args``, then ``Run``, and
+hands its own training step to ``Run.train``, which runs the epochs:
 
     args = experiment.parse_args("VAE on MNIST", epochs=10, batch_size=128, lr=1e-3,
                                  quick=dict(epochs=1, limit=512))
     run = experiment.Run("vae_mnist", args)
-    state = run.resume()        # None unless --resume found a checkpoint
-    for epoch in run.epochs(state):
-        for x, y in run.progress(loader, epoch):
-            ...
-            run.log(loss=value)          # running means on the bar, history for plots
-        run.save_checkpoint(epoch + 1, 0, models={...}, optimizers={...})
+    state = run.resume({"model": model}, {"opt": opt})    # None unless --resume found one
+
+    def train_step(x, y):
+        loss = model.loss(x)
+        opt.zero_grad(); loss.backward(); opt.step()
+        return {"loss": loss}              # logged every few steps: the bar, the history
+
+    run.train(loader, train_step, {"model": model}, {"opt": opt}, state)
+
+With ``--distributed`` (examples that pass ``distributed=True`` to ``parse_args``) the
+same run is data-parallel across the ranks that mpirun started: ``run.data_loader``
+shards the batches, ``run.data_parallel`` broadcasts the weights and averages the
+gradients, and only rank 0 writes files and prints.
 
 Files in ``--out`` (default runs/<example>): config.json, checkpoint.npz,
 samples.png, samples.npz, losses.png, metrics.json.
@@ -32,7 +39,9 @@ import numpy as np
 from .host_allocator import tune_host_allocator
 from . import backend as _backend
 from . import random as _random
+from . import distributed as _distributed
 from .autograd import grad_mode
+from .data import DataLoader
 from .serialization import CheckpointError, atomic_savez, load, save
 
 
@@ -64,7 +73,7 @@ class UsageError(SystemExit):
         return self.message
 
 
-def parse_args(description, argv=None, quick=None, extra=None, **defaults):
+def parse_args(description, argv=None, quick=None, extra=None, distributed=False, **defaults):
     """The shared flags, with this example's defaults; ``extra(parser)`` adds its own flags.
 
     ``--quick`` replaces the defaults by ``quick`` (a tiny run for tests and smoke checks),
@@ -98,6 +107,11 @@ def parse_args(description, argv=None, quick=None, extra=None, **defaults):
                         help="check every op for NaN/Inf and name the first that makes one (slow)")
     parser.add_argument("--quick", action="store_true",
                         help="a tiny setting that finishes in about a minute on 2 CPU cores")
+    if distributed:
+        parser.add_argument("--distributed", action="store_true",
+                            help="train data-parallel across the processes that mpirun started: each "
+                                 "takes batch-size / W images of every batch (pip install -e "
+                                 "\".[distributed]\"; mpirun -n 2 python ... --distributed)")
     if extra is not None:
         extra(parser)
     args = parser.parse_args(argv)
@@ -194,19 +208,26 @@ class Run:
         self.checkpoint_path = os.path.join(self.out, "checkpoint.npz")
         self.config = {k: v for k, v in sorted(vars(args).items())}
         self.config["example"] = name
-        self._state = self._check_folder()
-        os.makedirs(self.out, exist_ok=True)
         _backend.use_backend(args.backend)
-        _random.manual_seed(args.seed)
+        self.comm = _distributed.init() if getattr(args, "distributed", False) else _distributed.SingleProcess()
+        self.rank, self.is_main = self.comm.rank, self.comm.rank == 0
+        if getattr(args, "distributed", False):
+            self.config["world_size"] = self.comm.size          # shapes the run: must match on --resume
+        self._state = self._check_folder()
+        if self.is_main:
+            os.makedirs(self.out, exist_ok=True)
+        self.comm.barrier()
+        _random.manual_seed(args.seed + self.rank)   # each rank its own noise; rank 0 = a plain run
         tune_host_allocator()        # reuse freed host memory across steps (see host_allocator.py)
         self.history = {}            # name -> list of (step, value)
         self.step = 0
         self._running = {}
         self._rng_before_batch = None
         self._stop_requested = False
-        print(f"[{name}] config: {json.dumps(self.config, sort_keys=True)}", flush=True)
-        with open(os.path.join(self.out, "config.json"), "w") as f:
-            json.dump(self.config, f, indent=2, sort_keys=True)
+        if self.is_main:
+            print(f"[{name}] config: {json.dumps(self.config, sort_keys=True)}", flush=True)
+            with open(os.path.join(self.out, "config.json"), "w") as f:
+                json.dump(self.config, f, indent=2, sort_keys=True)
         self.started = time.time()
 
     def _check_folder(self):
@@ -215,7 +236,9 @@ class Run:
             return None
         args = self.args
         if getattr(args, "overwrite", False) and not args.resume:
-            os.remove(self.checkpoint_path)
+            self.comm.barrier()                  # every rank has seen the old run before it goes
+            if self.is_main:
+                os.remove(self.checkpoint_path)
             return None
         if not args.resume:
             raise UsageError(self.name, f"{self.out} already holds a run (checkpoint.npz); continue it "
@@ -252,7 +275,7 @@ class Run:
         self._running = {}
         bar = tqdm(loader, total=len(loader) - getattr(loader, "skip_batches", 0),
                    desc=f"epoch {epoch + 1}/{total_epochs}", leave=True, dynamic_ncols=True,
-                   mininterval=0.5, file=sys.stderr)
+                   mininterval=0.5, file=sys.stderr, disable=not self.is_main)
         self._bar = bar
         start, seen = time.time(), 0
         batches = iter(bar)
@@ -260,7 +283,7 @@ class Run:
             # the RNG state before this batch is drawn (binarization, dropout): what a
             # checkpoint written during the batch must hold so that --resume redoes it exactly
             self._rng_before_batch = _random.get_rng_state()
-            if self._stop_requested:      # Ctrl-C arrived during the last step: stop here, cleanly
+            if self._stop_agreed():       # Ctrl-C arrived during the last step: stop here, cleanly
                 raise KeyboardInterrupt
             try:
                 batch = next(batches)
@@ -273,6 +296,15 @@ class Run:
             postfix["img/s"] = f"{seen / max(time.time() - start, 1e-9):.0f}"
             bar.set_postfix(postfix, refresh=False)
         bar.close()
+
+    def _stop_agreed(self):
+        """Whether to stop before the next batch. Across ranks they must agree (one rank
+        stopping alone would leave the others waiting in its next all-reduce): any
+        rank's Ctrl-C stops them all at the same boundary."""
+        if self.comm.size == 1:
+            return self._stop_requested
+        flag = np.array([int(self._stop_requested)], dtype=np.int32)
+        return bool(self.comm.all_reduce(flag, "max")[0])
 
     def log(self, **values):
         """Record scalars (Tensors or floats) for this step: running means and history.
@@ -304,16 +336,23 @@ class Run:
 
     # -- checkpoints ---------------------------------------------------------------
     def save_checkpoint(self, epoch, batch_in_epoch, models, optimizers, extra=None):
-        """Atomically write models, optimizers, position, RNG state and history."""
+        """Atomically write models, optimizers, position, RNG state and history (rank 0
+        writes; every rank's RNG state goes in, so that --resume continues each exactly)."""
+        rng = self._rng_before_batch or _random.get_rng_state()
+        rng_ranks = self.comm.gather_object(rng) if self.comm.size > 1 else None
+        if not self.is_main:
+            return
         state = {
             "epoch": int(epoch), "batch": int(batch_in_epoch), "step": int(self.step),
             "models": {k: m.state_dict() for k, m in models.items()},
             "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-            "rng": self._rng_before_batch or _random.get_rng_state(),
+            "rng": rng,
             "history": {k: [list(p) for p in v] for k, v in self.history.items()},
             "extra": extra or {},
             "config": self.config,
         }
+        if rng_ranks is not None:
+            state["rng_ranks"] = rng_ranks
         remove_stale_temporaries(self.checkpoint_path)
         save(state, self.checkpoint_path)
 
@@ -330,11 +369,12 @@ class Run:
             model.load_state_dict(state["models"][key])
         for key, opt in (optimizers or {}).items():
             opt.load_state_dict(state["optimizers"][key])
-        _random.set_rng_state(state["rng"])
+        _random.set_rng_state(state["rng_ranks"][self.rank] if "rng_ranks" in state else state["rng"])
         self.step = int(state["step"])
         self.history = {k: [tuple(p) for p in v] for k, v in state["history"].items()}
-        print(f"[{self.name}] resumed from {self.checkpoint_path} at epoch {state['epoch'] + 1}, "
-              f"batch {state['batch']}", flush=True)
+        if self.is_main:
+            print(f"[{self.name}] resumed from {self.checkpoint_path} at epoch {state['epoch'] + 1}, "
+                  f"batch {state['batch']}", flush=True)
         return state
 
     def train(self, loader, step, models, optimizers, state=None, extra=None, modules=(),
@@ -381,6 +421,36 @@ class Run:
                 if end_of_epoch:
                     end_of_epoch(epoch + 1)
                 save()
+
+    # -- data parallelism ------------------------------------------------------------
+    def data_loader(self, dataset, batch_size, **options):
+        """``data.DataLoader(dataset, batch_size, **options)``; with --distributed, this rank's
+        shard (``distributed.DistributedSampler``, the loader's own seed and shuffle) in
+        batches of batch_size / W, so that the W ranks together step on batch_size images."""
+        if self.comm.size == 1:
+            return DataLoader(dataset, batch_size, **options)
+        if batch_size % self.comm.size:
+            raise UsageError(self.name, f"--batch-size {batch_size} does not split over {self.comm.size} "
+                                        f"ranks; use a multiple of {self.comm.size}")
+        limit = options.get("limit")
+        n = len(dataset) if limit is None else min(limit, len(dataset))
+        sampler = _distributed.DistributedSampler(n, shuffle=options.get("shuffle", False),
+                                                  seed=options.get("seed", 0),
+                                                  drop_last=options.get("drop_last", False))
+        return DataLoader(dataset, batch_size // self.comm.size, sampler=sampler, **options)
+
+    def data_parallel(self, models, optimizers, sync_batchnorm=True):
+        """With --distributed: every model's batch norms become SyncBatchNorm (same state_dict
+        keys), rank 0's weights are broadcast, and each optimizer averages the gradients
+        over the ranks before it steps. Returns the optimizers to use (unchanged without
+        --distributed)."""
+        if self.comm.size == 1:
+            return optimizers
+        for model in models.values():
+            if sync_batchnorm:
+                _distributed.convert_sync_batchnorm(model)
+            _distributed.broadcast_module(model)
+        return {k: _distributed.DistributedOptimizer(o) for k, o in optimizers.items()}
 
     def interrupt_guard(self, on_interrupt):
         """Context manager for the training loop: the first Ctrl-C lets the current step
@@ -434,6 +504,8 @@ class Run:
     # -- results -------------------------------------------------------------------
     def save_samples(self, images, labels=None, nrow=8, title=None):
         """samples.png and samples.npz (images float32 (N, C, H, W) in [0, 1], labels if any)."""
+        if not self.is_main:
+            return
         from .viz import save_image_grid
         images = np.clip(_backend.to_numpy(getattr(images, "data", images)), 0, 1).astype(np.float32)
         arrays = {"images": images}
@@ -443,11 +515,15 @@ class Run:
         save_image_grid(images[:max(nrow * nrow, 64)], self.path("samples.png"), nrow=nrow, title=title)
 
     def plot_history(self, filename="losses.png", keys=None, title=None):
+        if not self.is_main:
+            return None
         from .viz import plot_losses
         history = {k: v for k, v in self.history.items() if keys is None or k in keys}
         return plot_losses(history, self.path(filename), title=title or self.name)
 
     def write_metrics(self, metrics):
+        if not self.is_main:
+            return None
         metrics = dict(metrics)
         metrics.setdefault("wall_time_s", round(time.time() - self.started, 1))
         path = self.path("metrics.json")
@@ -460,5 +536,6 @@ class Run:
     def finish(self):
         if signal.getsignal(signal.SIGINT) == self._interrupt_during_evaluation:
             signal.signal(signal.SIGINT, signal.default_int_handler)
-        print(f"[{self.name}] done in {time.time() - self.started:.0f} s; files in "
-              f"{os.path.abspath(self.out)}", flush=True)
+        if self.is_main:
+            print(f"[{self.name}] done in {time.time() - self.started:.0f} s; files in "
+                  f"{os.path.abspath(self.out)}", flush=True)
