@@ -83,3 +83,70 @@ def test_mlp_gan_trajectory_matches_its_pytorch_twin():
             np.testing.assert_allclose(a.detach().numpy(), b.numpy(), rtol=1e-9, atol=1e-12)
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+dcgan_twin = load_twin("dcgan")
+
+
+def _compare_states(ours, theirs, what):
+    theirs = {k: v.detach().numpy() for k, v in theirs.items()}
+    assert sorted(ours) == sorted(theirs), what
+    for key in ours:
+        np.testing.assert_allclose(np.asarray(ours[key], dtype=np.float64), theirs[key].astype(np.float64),
+                                   rtol=1e-8, atol=1e-11, err_msg=f"{what} {key}")
+
+
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_dcgan_trajectory_matches_its_pytorch_twin(spectral_norm):
+    """25 steps of the example's DCGAN step (D on real and detached fake, then G through D)
+    in float64 from one state_dict: both networks' batch-norm running statistics, Adam's
+    state, spectral norm's power iteration (u, v) and an EMA of G, every tensor to 1e-8."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        example = load_example("gan_mnist")
+        tg.manual_seed(0)
+        G, D = (m.to("float64") for m in example.build("dcgan", 16, spectral_norm=spectral_norm))
+        tG = dcgan_twin.Generator(16)
+        tD = dcgan_twin.Discriminator(spectral_norm=spectral_norm)
+        tG.load_state_dict(dcgan_twin.ported(G.state_dict()))
+        tD.load_state_dict(dcgan_twin.ported(D.state_dict()))
+        opt_g, opt_d = (optim.Adam(m.parameters(), lr=1e-3, betas=(0.5, 0.999)) for m in (G, D))
+        t_opt_g, t_opt_d = (torch.optim.Adam(m.parameters(), lr=1e-3, betas=(0.5, 0.999)) for m in (tG, tD))
+        ema = optim.EMA(G, 0.8)
+        t_ema = {k: v.detach().clone() for k, v in tG.state_dict().items()}
+        bce = torch.nn.BCEWithLogitsLoss()
+        args = SimpleNamespace(label_smoothing=0.1, saturating=False, gp_weight=10.0)
+        loss_of = example.objective("dcgan", args)
+        rng = np.random.default_rng(1)
+        for step in range(25):
+            real = rng.uniform(-1, 1, (8, 1, 28, 28))
+            z = rng.standard_normal((8, 16))
+            fake = G(tg.tensor(z, dtype="float64"))
+            d_loss, _ = example.discriminator_step(loss_of, D, opt_d, tg.tensor(real, dtype="float64"), None,
+                                                   fake, None)
+            g_loss = example.generator_step(loss_of, D, opt_g, fake, None)
+            ema.update(G)
+
+            t_fake = tG(torch.from_numpy(z))
+            t_d = bce(tD(torch.from_numpy(real)), torch.full((8, 1), 0.9)) + bce(tD(t_fake.detach()), torch.zeros(8, 1))
+            t_opt_d.zero_grad()
+            t_d.backward()
+            t_opt_d.step()
+            t_g = bce(tD(t_fake), torch.ones(8, 1))
+            t_opt_g.zero_grad()
+            t_g.backward()
+            t_opt_g.step()
+            with torch.no_grad():
+                params = dict(tG.named_parameters())
+                for k, v in tG.state_dict().items():
+                    if k in params:
+                        t_ema[k].mul_(0.8).add_(v, alpha=0.2)
+                    else:
+                        t_ema[k].copy_(v)          # buffers: copied, as optim.EMA does
+            assert d_loss.item() == pytest.approx(t_d.item(), rel=1e-9), step
+            assert g_loss.item() == pytest.approx(t_g.item(), rel=1e-9), step
+        _compare_states(G.state_dict(), tG.state_dict(), "G")
+        _compare_states(D.state_dict(), tD.state_dict(), "D")
+        _compare_states(ema.model.state_dict(), t_ema, "EMA of G")
+    finally:
+        torch.set_default_dtype(torch.float32)
