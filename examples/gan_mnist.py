@@ -83,6 +83,8 @@ def add_flags(parser):
     parser.add_argument("--spectral-norm", action="store_true",
                         help="dcgan: spectrally normalise every layer of D, without batch norm "
                              "(Miyato et al. 2018)")
+    parser.add_argument("--g-batch-norm", action="store_true",
+                        help="mlp: batch norm in G's hidden layers (as PyTorch-GAN's MLP GAN)")
     parser.add_argument("--g-lr", type=float, default=None,
                         help="G's learning rate when it differs from D's (--lr); InfoGAN's paper "
                              "trains G at 1e-3 against D at 2e-4")
@@ -100,10 +102,14 @@ def add_flags(parser):
                              "much FID moves between draws of the same G (default: the training RNG)")
 
 
-def build(arch, latent_dim, minibatch_std=0, spectral_norm=False, num_clusters=50):
+def build(arch, latent_dim, minibatch_std=0, spectral_norm=False, num_clusters=50, g_batch_norm=False):
     spec = ARCHS[arch]
     if (minibatch_std or spectral_norm) and arch != "dcgan":
         raise SystemExit("--minibatch-std and --spectral-norm are DCGAN options (--arch dcgan)")
+    if g_batch_norm and arch != "mlp":
+        raise SystemExit("--g-batch-norm is an MLP GAN option (--arch mlp)")
+    if arch == "mlp":
+        return spec["G"](latent_dim, batch_norm=g_batch_norm), spec["D"]()
     if spec.get("clustered"):
         return spec["G"](latent_dim, num_clusters), spec["D"](num_classes=num_clusters)
     if spec.get("conditional") or spec.get("coded"):
@@ -166,7 +172,8 @@ def main(argv=None):
     lr = args.lr or spec["lr"]
     run = experiment.Run(f"gan_{args.arch.replace('-', '')}_mnist", args)
     images, labels = data.load_mnist("train")
-    G, D = build(args.arch, args.latent_dim, args.minibatch_std, args.spectral_norm, args.clusters)
+    G, D = build(args.arch, args.latent_dim, args.minibatch_std, args.spectral_norm, args.clusters,
+                 args.g_batch_norm)
     opt_g = optim.Adam(G.parameters(), lr=args.g_lr or lr, betas=spec["betas"])
     opt_d = optim.Adam(D.parameters(), lr=lr, betas=spec["betas"])
     # --distributed: rank 0's weights everywhere (before the EMA copies G), gradients averaged

@@ -180,7 +180,7 @@ def test_gradient_penalty_gradient_by_gradgradcheck():
     gradgradcheck(penalty, (w1, w2))
 
 
-@pytest.mark.parametrize("arch, options", [("mlp", {}), ("conv", {}), ("dcgan", {}),
+@pytest.mark.parametrize("arch, options", [("mlp", {}), ("mlp", {"g_batch_norm": True}), ("conv", {}), ("dcgan", {}),
                                            ("dcgan", {"minibatch_std": 4}), ("dcgan", {"spectral_norm": True}),
                                            ("wgan-gp", {}), ("cgan", {}), ("acgan", {}), ("infogan", {}),
                                            ("selfcond", {"num_clusters": 12})])

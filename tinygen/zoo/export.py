@@ -60,6 +60,8 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
     wanted = {"selfcond-gan": ("latent_dim", "clusters"), "vae": ("latent_dim", "prior"),
               "cvae": ("latent_dim", "prior")}.get(kind, ("latent_dim",))
     model_config = {k: config[k] for k in wanted if config.get(k) is not None}
+    if kind == "mlp-gan" and config.get("g_batch_norm"):
+        model_config["batch_norm"] = True
     if kind in ("vae", "cvae"):          # the example settles the prior after recording its flags
         model_config["prior"] = metrics.get("prior") or ("class" if kind == "cvae" else "standard")
     state = {k: np.asarray(v) for k, v in checkpoint["models"][model_key].items()}

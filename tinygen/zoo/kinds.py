@@ -43,7 +43,8 @@ class UnconditionalGAN(Kind):
         self.generator, self.pixels = generator, pixels
 
     def build(self, config):
-        return self.generator(config["latent_dim"])
+        options = {"batch_norm": True} if config.get("batch_norm") else {}     # the MLP G's option
+        return self.generator(config["latent_dim"], **options)
 
     def draw(self, model, n, labels, extra, options):
         with no_grad():
