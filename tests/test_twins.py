@@ -190,3 +190,48 @@ def test_vae_trajectory_matches_its_pytorch_twin(monkeypatch):
         _compare_states(model.state_dict(), twin_model.state_dict(), "VAE")
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+def test_wgan_gp_trajectory_matches_its_pytorch_twin(monkeypatch):
+    """20 critic steps with the gradient penalty (a double backward through the critic) and
+    a G step after every 5th, Adam (1e-4, (0.5, 0.9)) as the example sets it, the same ε for
+    the penalty's interpolates: every loss and tensor to 1e-8."""
+    import tinygen.models.gans.wgan_gp as wgan_module
+    torch.set_default_dtype(torch.float64)
+    try:
+        example = load_example("gan_mnist")
+        tg.manual_seed(4)
+        G, D = (m.to("float64") for m in example.build("wgan-gp", 16))
+        tG, tD = dcgan_twin.Generator(16), dcgan_twin.WGANCritic()
+        tG.load_state_dict(dcgan_twin.ported(G.state_dict()))
+        tD.load_state_dict(dcgan_twin.ported(D.state_dict()))
+        opt_g, opt_d = (optim.Adam(m.parameters(), lr=1e-4, betas=(0.5, 0.9)) for m in (G, D))
+        t_opt_g, t_opt_d = (torch.optim.Adam(m.parameters(), lr=1e-4, betas=(0.5, 0.9)) for m in (tG, tD))
+        loss_of = example.objective("wgan-gp", SimpleNamespace(gp_weight=10.0))
+        rng = np.random.default_rng(5)
+        for step in range(20):
+            real = rng.uniform(-1, 1, (6, 1, 28, 28))
+            z = rng.standard_normal((6, 16))
+            eps = rng.random((6, 1, 1, 1))
+            monkeypatch.setattr(wgan_module, "rand", lambda *shape, **kw: tg.tensor(eps, dtype="float64"))
+            fake = G(tg.tensor(z, dtype="float64"))
+            d_loss, _ = example.discriminator_step(loss_of, D, opt_d, tg.tensor(real, dtype="float64"), None,
+                                                   fake, None)
+            t_real, t_fake = torch.from_numpy(real), tG(torch.from_numpy(z))
+            t_d = tD(t_fake.detach()).mean() - tD(t_real).mean() + \
+                dcgan_twin.gradient_penalty(tD, t_real, t_fake, torch.from_numpy(eps))
+            t_opt_d.zero_grad()
+            t_d.backward()
+            t_opt_d.step()
+            assert d_loss.item() == pytest.approx(t_d.item(), rel=1e-9), step
+            if step % 5 == 4:
+                g_loss = example.generator_step(loss_of, D, opt_g, fake, None)
+                t_g = -tD(t_fake).mean()
+                t_opt_g.zero_grad()
+                t_g.backward()
+                t_opt_g.step()
+                assert g_loss.item() == pytest.approx(t_g.item(), rel=1e-9), step
+        _compare_states(G.state_dict(), tG.state_dict(), "G")
+        _compare_states(D.state_dict(), tD.state_dict(), "critic")
+    finally:
+        torch.set_default_dtype(torch.float32)

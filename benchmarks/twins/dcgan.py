@@ -48,3 +48,25 @@ class Discriminator(nn.Module):
 def ported(state):
     """A tinygen state_dict (NumPy arrays) as PyTorch tensors, key for key."""
     return {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
+
+
+class WGANCritic(nn.Module):
+    """tinygen.models.gans.WGANCritic: conv 64 → conv 128 → linear 1, LeakyReLU, no batch norm."""
+
+    def __init__(self, width=64):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(2 * width * 7 * 7, 1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def gradient_penalty(critic, real, fake, eps, weight=10.0):
+    """λ · mean_i (‖∇_x̂ f(x̂_i)‖₂ - 1)² at x̂ = ε x + (1 - ε) G(z), with the given ε."""
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    norms = ((g * g).flatten(1).sum(1) + 1e-12).sqrt()
+    return weight * ((norms - 1) ** 2).mean()
