@@ -46,18 +46,26 @@ class Adam(Optimizer):
                 state["step"] += 1
                 t = state["step"]
                 m, v = state["exp_avg"], state["exp_avg_sq"]
+                xp = get_array_module(m)
+                work = xp.empty_like(m)    # one scratch array: every line below updates in place
                 m *= beta1
-                m += (1 - beta1) * g
+                m += xp.multiply(g, 1 - beta1, out=work)                  # m ← β₁ m + (1 - β₁) g
                 v *= beta2
-                v += (1 - beta2) * (g * g)
+                work = xp.multiply(g, g, out=work)
+                work *= 1 - beta2
+                v += work                                                 # v ← β₂ v + (1 - β₂) g²
                 if group["amsgrad"]:
                     vmax = state["max_exp_avg_sq"]
-                    get_array_module(vmax).maximum(vmax, v, out=vmax)
+                    xp.maximum(vmax, v, out=vmax)
                     v = vmax
                 bias1 = 1 - beta1 ** t
                 bias2 = 1 - beta2 ** t
-                denom = (v ** 0.5) / math.sqrt(bias2) + eps
-                p.data -= (lr / bias1) * (m / denom)
+                denom = xp.sqrt(v, out=work)
+                denom /= math.sqrt(bias2)
+                denom += eps                                              # √v̂ + ε
+                step = xp.divide(m, denom, out=work)
+                step *= lr / bias1
+                p.data -= step                                            # θ ← θ - lr · m̂ / (√v̂ + ε)
 
 
 class AdamW(Adam):
