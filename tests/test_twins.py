@@ -235,3 +235,46 @@ def test_wgan_gp_trajectory_matches_its_pytorch_twin(monkeypatch):
         _compare_states(D.state_dict(), tD.state_dict(), "critic")
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+rbm_twin = load_twin("rbm")
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_rbm_cd_and_pcd_updates_match_the_textbook_twin(persistent, monkeypatch):
+    """20 CD-1 (or PCD-1) steps of the example's update with SGD (momentum 0.9, weight decay
+    2e-4): tinygen differentiates L = mean F(v_data) - mean F(v_k); the twin writes the
+    textbook ⟨vhᵀ⟩_data - ⟨vhᵀ⟩_model. The same Gibbs draws in both; every tensor to 1e-8."""
+    import tinygen.models.energy.rbm as rbm_module
+    from tinygen.models import RBM
+    torch.set_default_dtype(torch.float64)
+    try:
+        tg.manual_seed(6)
+        model = RBM(visible=20, hidden=7).to("float64")
+        twin_model = rbm_twin.RBM(20, 7)
+        twin_model.load_state_dict(rbm_twin.ported(model.state_dict()))
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=2e-4)
+        t_opt = torch.optim.SGD(twin_model.parameters(), lr=0.05, momentum=0.9, weight_decay=2e-4)
+        rng = np.random.default_rng(7)
+        draws = []
+        monkeypatch.setattr(rbm_module, "rand", lambda *shape, **kw: tg.tensor(draws.pop(0), dtype="float64"))
+        chains = t_chains = None
+        for step in range(20):
+            v = (rng.random((5, 20)) < 0.4).astype(np.float64)
+            start = chains if persistent and chains is not None else tg.tensor(v, dtype="float64")
+            t_start = t_chains if persistent and t_chains is not None else torch.from_numpy(v)
+            uniforms = [rng.random((5, 7)), rng.random((5, 20))]           # h, then v
+            draws[:] = [u.copy() for u in uniforms]
+            chains, _ = model.gibbs(start, 1)
+            loss = model.contrastive_divergence_loss(tg.tensor(v, dtype="float64"), chains)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            t_draws = [torch.from_numpy(u) for u in uniforms]
+            t_chains = twin_model.gibbs(t_start, lambda: t_draws.pop(0), 1)
+            twin_model.set_cd_gradients(torch.from_numpy(v), t_chains)
+            t_opt.step()
+            np.testing.assert_array_equal(chains.numpy(), t_chains.numpy())
+        _compare_states(model.state_dict(), twin_model.state_dict(), "RBM")
+    finally:
+        torch.set_default_dtype(torch.float32)
