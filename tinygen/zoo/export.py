@@ -55,11 +55,16 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
     elif example in ("vae_mnist", "cvae_mnist"):
         kind = "cvae" if config.get("conditional") else "vae"
         model_key = model_key or "model"
+    elif example in ("rbm_mnist", "dbn_mnist"):
+        kind = "rbm" if example == "rbm_mnist" else "dbn"
+        model_key = model_key or "dbn"
     else:
         raise SystemExit(f"export knows no zoo kind for the example {example!r}")
     wanted = {"selfcond-gan": ("latent_dim", "clusters"), "vae": ("latent_dim", "prior"),
               "cvae": ("latent_dim", "prior")}.get(kind, ("latent_dim",))
     model_config = {k: config[k] for k in wanted if config.get(k) is not None}
+    if kind in ("rbm", "dbn"):
+        model_config = {"sizes": metrics["sizes"]}
     if kind == "mlp-gan" and config.get("g_batch_norm"):
         model_config["batch_norm"] = True
     if kind in ("vae", "cvae"):          # the example settles the prior after recording its flags
@@ -76,6 +81,13 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
         else:
             sampling["sampler"] = "prior"
             card_metrics = {"likelihood": _pick(metrics), "samples_prior": _pick(metrics.get("samples", {}))}
+    elif kind in ("rbm", "dbn"):
+        sampling["steps"] = config["gibbs_steps"]
+        card_metrics = {"samples": _pick(metrics.get("samples", {})),
+                        "likelihood": {k: metrics[k] for k in ("test_nll_nats", "test_nll_stderr", "test_nll_n",
+                                                               "ais_log_z", "ais_log_z_stderr", "binarization")
+                                       if k in metrics},
+                        "linear_probe": metrics.get("linear_probe", {})}
     else:
         card_metrics = {"samples": _pick(metrics)}
     # float16 where it holds: samples from the rounded weights against the float32 ones

@@ -13,6 +13,7 @@ from .. import backend as _backend
 from ..autograd.grad_mode import no_grad
 from ..creation import randn, tensor
 from ..models import gans
+from ..models.energy import DeepBeliefNetwork
 from ..models.vae import VAE, ClassConditionalMixture, GaussianMixture
 from ..nn import functional as F
 
@@ -106,6 +107,20 @@ class VariationalAutoencoder(Kind):
             return _host(F.sigmoid(model.decode(z, y))), labels
 
 
+class EnergyModel(Kind):
+    """An RBM or a DBN: ``steps`` Gibbs sweeps from noise in the top RBM (then one top-down
+    pass through a DBN's directed layers); the images are the mean images p(v | h)."""
+    options = {"steps": (int, "Gibbs sweeps from noise (more mix the chains further)")}
+
+    def build(self, config):
+        return DeepBeliefNetwork(tuple(config["sizes"]))
+
+    def draw(self, model, n, labels, extra, options):
+        with no_grad():
+            probs = model.sample(n, steps=int(options.get("steps") or 1000))
+        return _host(probs).reshape(n, 1, 28, 28), None
+
+
 def model_latent_dim(model):
     if hasattr(model, "latent_dim"):
         return model.latent_dim
@@ -123,4 +138,6 @@ def kinds():
         "wgan-gp": UnconditionalGAN(gans.DCGANGenerator),
         "mlp-gan": UnconditionalGAN(gans.MLPGenerator),
         "conv-gan": UnconditionalGAN(gans.ConvGenerator, pixels="01"),
+        "rbm": EnergyModel(),
+        "dbn": EnergyModel(),
     }
