@@ -152,6 +152,12 @@ def test_clip_grad_norm():
     np.testing.assert_allclose(b.grad.numpy(), [0.8], rtol=1e-5)
     nn.utils.clip_grad_norm_([a, b], max_norm=10.0)
     np.testing.assert_allclose(b.grad.numpy(), [0.8], rtol=1e-5)
+    # a generator, as model.parameters() is: it must clip too (it was read once and then empty)
+    net = nn.Linear(2, 1)
+    net.weight.grad, net.bias.grad = tg.tensor([[3.0, 0.0]]), tg.tensor([4.0])
+    assert nn.utils.clip_grad_norm_(net.parameters(), max_norm=1.0).item() == pytest.approx(5.0)
+    np.testing.assert_allclose(net.weight.grad.numpy(), [[0.6, 0.0]], rtol=1e-5)
+    np.testing.assert_allclose(net.bias.grad.numpy(), [0.8], rtol=1e-5)
 
 
 def test_ema_tracks_weights():

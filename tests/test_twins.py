@@ -312,3 +312,53 @@ def test_pixelcnn_trajectory_matches_its_pytorch_twin():
         np.testing.assert_array_equal(model.net[0].weight.detach().numpy()[..., masked_out], start[..., masked_out])
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+ddpm_twin = load_twin("ddpm")
+
+
+def test_ddpm_trajectory_matches_its_pytorch_twin(monkeypatch):
+    """20 Adam steps of L_simple in float64 with the same t and ε on both sides, gradient
+    clipping at 1 and an EMA of the weights as the example trains: every tensor to 1e-8."""
+    import tinygen.models.diffusion.ddpm as ddpm_module
+    from tinygen.models import DDPM
+    torch.set_default_dtype(torch.float64)
+    try:
+        tg.manual_seed(10)
+        # 16 channels: GroupNorm's 8 groups hold 2 channels each. With 1 a group's norm
+        # cancels the conv bias before it exactly, and Adam would amplify that gradient's
+        # rounding noise (1e-18) into steps of size lr on both sides, differently
+        model = DDPM(channels=16).to("float64")
+        for p in model.parameters():           # move the zero-initialised output conv off zero
+            p.data += 0.01 * np.random.default_rng(0).standard_normal(p.shape)
+        twin_model = ddpm_twin.DDPM(channels=16)
+        twin_model.load_state_dict(ddpm_twin.ported(model.state_dict()))
+        opt, t_opt = optim.Adam(model.parameters(), lr=1e-3), torch.optim.Adam(twin_model.parameters(), lr=1e-3)
+        ema = optim.EMA(model, 0.9)
+        t_ema = {k: v.detach().clone() for k, v in twin_model.state_dict().items()}
+        rng = np.random.default_rng(11)
+        for step in range(20):
+            x0 = rng.uniform(-1, 1, (3, 1, 28, 28))
+            t = rng.integers(0, 1000, 3)
+            noise = rng.standard_normal((3, 1, 28, 28))
+            monkeypatch.setattr(ddpm_module, "randint", lambda *a, **k: tg.tensor(t, dtype="int64"))
+            monkeypatch.setattr(ddpm_module, "randn", lambda *a, **k: tg.tensor(noise, dtype="float64"))
+            loss = model.loss(tg.tensor(x0, dtype="float64"))
+            opt.zero_grad()
+            loss.backward()
+            tg.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            ema.update(model)
+            t_loss = twin_model.loss(torch.from_numpy(x0), torch.from_numpy(t), torch.from_numpy(noise))
+            t_opt.zero_grad()
+            t_loss.backward()
+            torch.nn.utils.clip_grad_norm_(twin_model.parameters(), 1.0)
+            t_opt.step()
+            with torch.no_grad():
+                for k, v in twin_model.state_dict().items():
+                    t_ema[k].mul_(0.9).add_(v, alpha=0.1)
+            assert loss.item() == pytest.approx(t_loss.item(), rel=1e-9), step
+        _compare_states(model.state_dict(), twin_model.state_dict(), "U-Net")
+        _compare_states(ema.model.state_dict(), t_ema, "EMA")
+    finally:
+        torch.set_default_dtype(torch.float32)

@@ -25,7 +25,7 @@ PLANTS = {
         "x = pad_op(x, (total[1] - before[1], before[1], total[0] - before[0], before[0]))",
         ["tests/test_conv_grid.py", "tests/test_conv.py"]),
     "col2im-floor": (
-        "tinygen/nn/functional/conv.py",
+        "tinygen/nn/functional/im2col.py",
         "hq = max(-(-(hout + 2 * ph) // sh), (dh * (kh - 1)) // sh + h)",
         "hq = max((hout + 2 * ph) // sh, (dh * (kh - 1)) // sh + h)",
         ["tests/test_conv_grid.py", "tests/test_conv.py"]),
@@ -36,8 +36,8 @@ PLANTS = {
         ["tests/test_ops_elementwise.py"]),
     "adam-bias-correction": (
         "tinygen/optim/adam.py",
-        "p.data -= (lr / bias1) * (m / denom)",
-        "p.data -= lr * (m / denom)",
+        "step *= lr / bias1",
+        "step *= lr",
         ["tests/test_optim.py"]),
     "rmsprop-weight-decay-sign": (
         "tinygen/optim/rmsprop.py",
@@ -50,19 +50,19 @@ PLANTS = {
         "        return gy",
         ["tests/test_tensor.py", "tests/test_ops_elementwise.py"]),
     "ddpm-alpha-bar": (
-        "tinygen/models/ddpm.py",
+        "tinygen/models/diffusion/ddpm.py",
         "beta, alpha_bar = float(betas[i]), float(alpha_bars[i])",
         "beta, alpha_bar = float(betas[i]), float(alpha_bars[max(i - 1, 0)])",
         ["tests/test_ddpm.py"]),
     "actnorm-logdet-detached": (
-        "tinygen/models/flow_layers.py",
+        "tinygen/models/flows/layers.py",
         "logdet = self.log_scale.sum() * (x.shape[2] * x.shape[3])",
         "logdet = self.log_scale.detach().sum() * (x.shape[2] * x.shape[3])",
         ["tests/test_flows.py"]),
     "int-float-promotion": (
         "tinygen/autograd/ops/arithmetic.py",
-        "    if ka in \"biu\" and kb in \"fc\":\n        a = Tensor._make(a.data.astype(b.dtype), None, 0)",
-        "    if False:\n        a = Tensor._make(a.data.astype(b.dtype), None, 0)",
+        "    if ka in \"biu\" and kb in \"fc\":\n        a = constant(a.data.astype(b.dtype))",
+        "    if False:\n        a = constant(a.data.astype(b.dtype))",
         ["tests/test_tensor.py"]),
     "leaf-grad-dtype": (
         "tinygen/autograd/engine.py",
@@ -79,6 +79,11 @@ PLANTS = {
         "(1.0 / count if count else float(\"nan\"))",
         "(1.0 / max(count, 1))",
         ["tests/test_edges.py"]),
+    "clip-generator-read-once": (
+        "tinygen/nn/utils/clip_grad.py",
+        "    parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)\n",
+        "    parameters = [parameters] if isinstance(parameters, Tensor) else parameters\n",
+        ["tests/test_optim.py"]),
     "bce-pos-weight-ignored": (
         "tinygen/nn/functional/loss.py",
         "    if pos_weight is None:\n        loss = (1.0 - target) * logits + softplus(-logits)",

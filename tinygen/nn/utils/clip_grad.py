@@ -12,8 +12,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
     Returns the total norm as a 0-d Tensor (it stays on the device: no host sync).
     """
-    if isinstance(parameters, Tensor):
-        parameters = [parameters]
+    # a generator (model.parameters(), as PyTorch users pass it) is read twice below
+    parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     grads = [p.grad.data for p in parameters if p.grad is not None]
     if not grads:
         return constant(get_array_module(None).zeros(()))
