@@ -111,7 +111,7 @@ class VectorQuantizer(nn.Module):
         gamma = self.ema_decay
         with no_grad():
             flat = self._flat(z_e)
-            assign = F.one_hot(codes.reshape(-1), self.num_codes).float()             # (M, K)
+            assign = F.one_hot(codes.reshape(-1), self.num_codes).to(flat.dtype)      # (M, K)
             self.cluster_size.data[...] = (gamma * self.cluster_size + (1 - gamma) * assign.sum(0)).data
             self.embed_sum.data[...] = (gamma * self.embed_sum + (1 - gamma) * (assign.T @ flat)).data
             total = self.cluster_size.sum()
