@@ -158,16 +158,21 @@ def test_dcgan_trajectory_matches_its_pytorch_twin(spectral_norm):
 vae_twin = load_twin("vae")
 
 
-def test_vae_trajectory_matches_its_pytorch_twin(monkeypatch):
+@pytest.mark.parametrize("conditional", [False, True])
+def test_vae_trajectory_matches_its_pytorch_twin(conditional, monkeypatch):
     """25 steps of the example's VAE step in float64 (the same ε fed to both, Adam with a
-    per-step cosine decay as --lr-decay cosine sets it): losses and every weight to 1e-8."""
+    per-step cosine decay as --lr-decay cosine sets it): losses and every weight to 1e-8.
+    Conditional: the CVAE with its learned class prior p(z|y), as the example trains it."""
     import tinygen.models.vae.vae as vae_module
     from tinygen.models import VAE
     torch.set_default_dtype(torch.float64)
     try:
         tg.manual_seed(2)
-        model = VAE(4).to("float64")
-        twin_model = vae_twin.VAE(4)
+        model = (VAE(4, num_classes=10, prior="class") if conditional else VAE(4)).to("float64")
+        if conditional:                      # move the prior off its zero start, so that it is tested
+            model.prior_mu.weight.data[...] = np.random.default_rng(1).normal(0, 0.3, (10, 4))
+            model.prior_logvar.weight.data[...] = np.random.default_rng(2).normal(0, 0.3, (10, 4))
+        twin_model = vae_twin.CVAE(4) if conditional else vae_twin.VAE(4)
         twin_model.load_state_dict(vae_twin.ported(model.state_dict()))
         opt = optim.Adam(model.parameters(), lr=1e-3)
         sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=25)
@@ -177,13 +182,15 @@ def test_vae_trajectory_matches_its_pytorch_twin(monkeypatch):
         for step in range(25):
             x = (rng.random((6, 1, 28, 28)) < 0.3).astype(np.float64)
             eps = rng.standard_normal((6, 4))
+            y = rng.integers(0, 10, 6)
             monkeypatch.setattr(vae_module, "randn", lambda *shape, **kw: tg.tensor(eps, dtype="float64"))
-            loss, parts = model.loss(tg.tensor(x, dtype="float64"))
+            loss, parts = model.loss(tg.tensor(x, dtype="float64"), tg.tensor(y, dtype="int64") if conditional else None)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-            t_loss, t_rec, t_kl = twin_model.loss(torch.from_numpy(x), torch.from_numpy(eps))
+            t_args = (torch.from_numpy(x), torch.from_numpy(y)) if conditional else (torch.from_numpy(x),)
+            t_loss, t_rec, t_kl = twin_model.loss(*t_args, torch.from_numpy(eps))
             t_opt.zero_grad()
             t_loss.backward()
             t_opt.step()

@@ -37,5 +37,32 @@ class VAE(nn.Module):
         return rec + kl, rec, kl
 
 
+class CVAE(VAE):
+    """The conditional VAE with a learned class prior: one-hot y beside the encoder's
+    features and the decoder's z, and p(z|y) = N(m_y, exp(v_y)):
+
+        KL(N(μ, σ²) ‖ N(m, s²)) = ½ (log s² - log σ² + (σ² + (μ - m)²)/s² - 1)
+    """
+
+    def __init__(self, latent_dim=16, num_classes=10):
+        super().__init__(latent_dim)
+        self.num_classes = num_classes
+        self.hidden = nn.Sequential(nn.Linear(3136 + num_classes, 128), nn.ReLU())
+        self.project = nn.Sequential(nn.Linear(latent_dim + num_classes, 3136), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)))
+        self.prior_mu = nn.Embedding(num_classes, latent_dim)
+        self.prior_logvar = nn.Embedding(num_classes, latent_dim)
+
+    def loss(self, x, y, eps):
+        onehot = F.one_hot(y, self.num_classes).to(x.dtype)
+        h = self.hidden(torch.cat([self.features(x), onehot], 1))
+        mu, logvar = self.mu(h), self.logvar(h)
+        logits = self.deconv(self.project(torch.cat([mu + (0.5 * logvar).exp() * eps, onehot], 1)))
+        m, v = self.prior_mu(y), self.prior_logvar(y)
+        n = x.shape[0]
+        rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
+        kl = 0.5 * (v - logvar + (logvar.exp() + (mu - m) ** 2) / v.exp() - 1).sum() / n
+        return rec + kl, rec, kl
+
+
 def ported(state):
     return {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
