@@ -528,3 +528,57 @@ def test_vq_vae_trajectory_matches_its_pytorch_twin(monkeypatch):
         _compare_states(model.state_dict(), twin_model.state_dict(), "VQ-VAE")
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+conv_gan_twin = load_twin("conv_gan")
+
+
+def test_conv_gan_trajectory_matches_its_pytorch_twin(monkeypatch):
+    """15 steps of the small conv GAN (Keras-initialised, BCE on D's probabilities, dropout
+    in D with the same masks on both sides) in float64: every loss and tensor to 1e-8."""
+    import tinygen.nn.functional.layers as layers_module
+    torch.set_default_dtype(torch.float64)
+    try:
+        example = load_example("gan_mnist")
+        tg.manual_seed(18)
+        G, D = (m.to("float64") for m in example.build("conv", 8))
+        queue = []
+        tG, tD = conv_gan_twin.Generator(8), conv_gan_twin.Discriminator(lambda: torch.from_numpy(queue.pop(0)))
+        tG.load_state_dict(conv_gan_twin.ported(G.state_dict()))
+        tD.load_state_dict(conv_gan_twin.ported(D.state_dict()))
+        opt_g, opt_d = (optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (G, D))
+        t_opt_g, t_opt_d = (torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (tG, tD))
+        loss_of = example.objective("conv", SimpleNamespace(label_smoothing=0.0))
+        rng = np.random.default_rng(19)
+        drawn = []
+
+        def uniforms(shape, *a, **k):                  # tinygen's dropout draws, kept for the twin
+            drawn.append(rng.random(shape))
+            return tg.tensor(drawn[-1], dtype="float64").data
+        monkeypatch.setattr(layers_module, "uniform_array", uniforms)
+        bce = torch.nn.BCELoss()
+        for step in range(15):
+            real = rng.random((4, 1, 28, 28))
+            z = rng.standard_normal((4, 8))
+            drawn.clear()
+            fake = G(tg.tensor(z, dtype="float64"))
+            d_loss, _ = example.discriminator_step(loss_of, D, opt_d, tg.tensor(real, dtype="float64"), None,
+                                                   fake, None)
+            g_loss = example.generator_step(loss_of, D, opt_g, fake, None)
+            queue[:] = list(drawn)                     # D(real), D(fake) in the D step, D(fake) in the G step
+            t_fake = tG(torch.from_numpy(z))
+            t_d = bce(tD(torch.from_numpy(real)), torch.ones(4, 1)) + bce(tD(t_fake.detach()), torch.zeros(4, 1))
+            t_opt_d.zero_grad()
+            t_d.backward()
+            t_opt_d.step()
+            t_g = bce(tD(t_fake), torch.ones(4, 1))
+            t_opt_g.zero_grad()
+            t_g.backward()
+            t_opt_g.step()
+            assert not queue, "the twin used fewer dropout masks than tinygen drew"
+            assert d_loss.item() == pytest.approx(t_d.item(), rel=1e-9), step
+            assert g_loss.item() == pytest.approx(t_g.item(), rel=1e-9), step
+        _compare_states(G.state_dict(), tG.state_dict(), "G")
+        _compare_states(D.state_dict(), tD.state_dict(), "D")
+    finally:
+        torch.set_default_dtype(torch.float32)

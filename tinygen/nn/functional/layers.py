@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import constant, ops
+from ...autograd.tensor import Tensor
 from ...backend import get_array_module
+from ...random import uniform_array
 
 
 def linear(x, weight, bias=None):
@@ -26,7 +28,6 @@ def dropout(x, p=0.5, training=True, inplace=False):
         return x
     if p == 1.0:
         return x * 0.0
-    from ...random import uniform_array
     keep = uniform_array(x.shape, dtype=x.dtype if x.dtype.kind == "f" else None,
                          device=x.device) >= p
     return x * constant(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
@@ -36,7 +37,6 @@ def embedding(indices, weight, padding_idx=None):
     """Rows of ``weight`` picked by integer ``indices``; repeated rows add their gradients.
     Rows equal to ``padding_idx`` read the weight's row as it is but send it no gradient
     (as in PyTorch, whose nn.Embedding starts that row at zero)."""
-    from ...autograd.tensor import Tensor
     idx = indices.data if isinstance(indices, Tensor) else indices
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding indices must be integers, got {idx.dtype}")
@@ -54,7 +54,6 @@ def one_hot(labels, num_classes=-1):
     ``num_classes=-1`` means max(labels) + 1 (which reads the labels back to the host).
     Not differentiable; cast with ``.float()`` to feed it into a layer.
     """
-    from ...autograd.tensor import Tensor
     idx = labels.data if isinstance(labels, Tensor) else labels
     xp = get_array_module(idx)
     idx = xp.asarray(idx)

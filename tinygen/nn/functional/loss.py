@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from ...autograd import constant, ops
+from ...autograd.tensor import Tensor
 from ...autograd.function import Function
 from ...backend import get_array_module
 from .activation import log_softmax, softplus
@@ -39,7 +40,6 @@ def _check_same_shape(name, x, y):
 
 
 def _as_target(target, like):
-    from ...autograd.tensor import Tensor
     if isinstance(target, Tensor):
         return target
     return constant(get_array_module(like.data).asarray(target, dtype=like.dtype))
@@ -111,7 +111,6 @@ def _class_last(x):
 
 def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
     """-log_probs[n, target[n]], weighted; ignore_index targets count for nothing."""
-    from ...autograd.tensor import Tensor
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"nll_loss targets must be class indices (integers), got {t.dtype}")
@@ -145,7 +144,6 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
 def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0):
     """Softmax cross-entropy on class indices (or on class probabilities of logits' shape)."""
-    from ...autograd.tensor import Tensor
     log_p = log_softmax(logits, dim=1)
     t = target.data if isinstance(target, Tensor) else target
     if getattr(t, "dtype", np.dtype(np.int64)).kind == "f":      # soft targets

@@ -20,6 +20,7 @@ import numpy as np
 from ...autograd.function import Function
 from ...autograd.grad_mode import state
 from ...autograd import constant, ops
+from ...autograd.tensor import Tensor
 from ...backend import get_array_module
 
 
@@ -105,7 +106,6 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     *unbiased* batch variance for running_var. In eval the running statistics
     normalize.
     """
-    from ...autograd.tensor import Tensor
     if x.ndim < 2:
         raise ValueError(f"batch_norm expects (N, C) or (N, C, ...) input, got {tuple(x.shape)}")
     channels = x.shape[1]
