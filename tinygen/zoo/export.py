@@ -111,7 +111,8 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
     if notes:
         card["notes"] = notes
     os.makedirs(WEIGHTS_DIR, exist_ok=True)
-    save({"model": stored, "extra": extra}, os.path.join(WEIGHTS_DIR, name + ".npz"))
+    save({"model": stored, "extra": extra}, os.path.join(WEIGHTS_DIR, name + ".npz"),
+         compress=True)       # keeps the largest G (the self-conditioned one) under 8 MB
     tmp = os.path.join(WEIGHTS_DIR, name + ".json.tmp")
     with open(tmp, "w") as f:
         json.dump(card, f, indent=2)
