@@ -27,6 +27,17 @@ def test_roundtrip_nested_state(tmp_path):
     fresh.load_state_dict(loaded["model"])
 
 
+def test_compressed_archive_roundtrips_and_is_smaller(tmp_path):
+    weights = {"w": np.zeros((64, 64), np.float16), "b": np.arange(5, dtype=np.float32)}
+    tg.save(weights, tmp_path / "plain.npz")
+    tg.save(weights, tmp_path / "small.npz", compress=True)
+    loaded = tg.load(tmp_path / "small.npz")
+    for k, v in weights.items():
+        assert loaded[k].dtype == v.dtype
+        np.testing.assert_array_equal(loaded[k], v)
+    assert (tmp_path / "small.npz").stat().st_size < (tmp_path / "plain.npz").stat().st_size / 4
+
+
 def test_crash_mid_write_keeps_previous_file(tmp_path, monkeypatch):
     path = tmp_path / "ckpt.npz"
     tg.save({"step": 1, "w": np.ones(3)}, path)
