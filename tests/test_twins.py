@@ -5,7 +5,7 @@ checks miss what this catches: optimizer state, loss wiring, EMA, the step's ord
 
 Needs PyTorch (`pip install -e ".[parity]"`, which .ci/run installs); skips without it.
 """
-import importlib.util
+import importlib
 import os
 from types import SimpleNamespace
 
@@ -18,17 +18,15 @@ from tinygen import optim
 from helpers import load_example
 
 torch = pytest.importorskip("torch", reason="the PyTorch twins need torch: pip install -e \".[parity]\"")
-TWINS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "twins")
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 
 
 def load_twin(name):
+    """benchmarks/twins/NAME.py, imported as the package ``twins`` (the twins import each other)."""
     import sys
-    if TWINS not in sys.path:           # the twins import each other (conditional_gan uses dcgan)
-        sys.path.insert(0, TWINS)
-    spec = importlib.util.spec_from_file_location(f"twin_{name}", os.path.join(TWINS, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    if BENCHMARKS not in sys.path:
+        sys.path.insert(0, BENCHMARKS)
+    return importlib.import_module(f"twins.{name}")
 
 
 twin = load_twin("mlp_gan")

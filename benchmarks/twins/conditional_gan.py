@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dcgan import Generator as DCGANGenerator           # benchmarks/twins/dcgan.py
+from .dcgan import Generator as DCGANGenerator           # benchmarks/twins/dcgan.py
 
 
 def trunk(in_channels, width=64):

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from realnvp import Coupling, Logit, Squeeze, ported  # noqa: F401  (ported: the same helper)
+from .realnvp import Coupling, Logit, Squeeze, ported  # noqa: F401  (ported: the same helper)
 
 
 class ActNorm(nn.Module):
