@@ -193,6 +193,45 @@ def test_rbm_and_dbn_quick(hidden, tmp_path):
         assert (tmp_path / name).exists(), name
 
 
+def test_dbn_finetuning_resumes_exactly_inside_its_stage(tmp_path, monkeypatch):
+    """Greedy pretraining, then the fine-tuned classifier and its random-init control: a
+    Ctrl-C inside the fine-tuning stage and --resume end bit-for-bit as the straight run.
+    (Which start is better shows only in full runs: RESULTS.md.)"""
+    example = load_example("rbm_mnist")
+    args = ["--quick", "--hidden", "32,16", "--limit", "300", "--epochs", "1", "--finetune-epochs", "2",
+            "--control", "--eval-n", "200", "--fid-n", "100", "--gibbs-steps", "2"]
+    straight_metrics = example.main(args + ["--out", str(tmp_path / "straight")])
+    real_step = optim.SGD.step
+    calls = {"n": 0}
+
+    def step_then_interrupt(self):
+        calls["n"] += 1
+        if calls["n"] == 8:          # 6 pretraining steps (2 layers × 3 batches), then fine-tuning's 2nd
+            os.kill(os.getpid(), signal.SIGINT)
+        real_step(self)
+
+    monkeypatch.setattr(optim.SGD, "step", step_then_interrupt)
+    with pytest.raises(SystemExit) as stop:
+        example.main(args + ["--out", str(tmp_path / "resumed")])
+    assert stop.value.code == 130
+    checkpoint = tg.load(tmp_path / "resumed" / "checkpoint.npz")
+    assert (checkpoint["epoch"], checkpoint["batch"]) == (2, 2) and "opt_pretrained" in checkpoint["optimizers"]
+    monkeypatch.setattr(optim.SGD, "step", real_step)
+    resumed_metrics = example.main(args + ["--out", str(tmp_path / "resumed"), "--resume"])
+    straight = tg.load(tmp_path / "straight" / "checkpoint.npz")
+    resumed = tg.load(tmp_path / "resumed" / "checkpoint.npz")
+    for part in ("models", "optimizers"):
+        assert list(straight[part]) == list(resumed[part])
+        for key in straight[part]:
+            np.testing.assert_equal(straight[part][key], resumed[part][key], err_msg=f"{part} {key}")
+    assert straight_metrics["finetune"] == resumed_metrics["finetune"]
+    # both classifiers trained, from different starts (the control is not the DBN's copy)
+    assert set(straight["models"]) == {"dbn", "pretrained", "control"}
+    assert not np.allclose(straight["models"]["pretrained"]["hidden.0.weight"],
+                           straight["models"]["control"]["hidden.0.weight"])
+    assert {"loss_pretrained", "loss_control"} <= set(straight["history"])
+
+
 def test_autoencoder_features_quick(tmp_path):
     example = load_example("autoencoder_features_mnist")
     metrics = example.main(["--quick", "--noise", "0.2", "--limit", "2048", "--out", str(tmp_path)])

@@ -12,7 +12,7 @@ import tinygen as tg
 from tinygen import optim
 from tinygen.autograd import gradcheck
 from tinygen.metrics import linear_probe
-from tinygen.models import RBM, DeepBeliefNetwork
+from tinygen.models import RBM, DBNClassifier, DeepBeliefNetwork
 from tinygen.models.energy import base_rate_visible_bias
 from helpers import leaf
 
@@ -133,6 +133,34 @@ def test_dbn_layers_shapes_and_sampling():
     assert samples.shape == (7, 12) and samples.min() >= 0 and samples.max() <= 1
     with pytest.raises(ValueError, match="at least one RBM"):
         DeepBeliefNetwork((784,))
+
+
+def test_dbn_classifier_starts_as_the_dbns_bottom_up_pass():
+    """from_dbn: its hidden layers compute the DBN's mean-field features, written out as
+    h_l = sigmoid(W_l h_{l-1} + c_l) with NumPy, and the logits are U h_L + d."""
+    tg.manual_seed(1)
+    dbn = DeepBeliefNetwork((12, 6, 4)).double()
+    rng = np.random.default_rng(1)
+    for rbm in dbn.rbms:
+        rbm.weight.data[...] = rng.normal(size=rbm.weight.shape)
+        rbm.hidden_bias.data[...] = rng.normal(size=rbm.hidden_bias.shape)
+    classifier = DBNClassifier.from_dbn(dbn, num_classes=3).double()
+    v = rng.random((5, 12))
+    h = v
+    for rbm in dbn.rbms:
+        h = 1 / (1 + np.exp(-(h @ rbm.weight.detach().numpy().T + rbm.hidden_bias.detach().numpy())))
+    expected = h @ classifier.classify.weight.detach().numpy().T + classifier.classify.bias.detach().numpy()
+    np.testing.assert_allclose(classifier(tg.tensor(v, dtype=np.float64)).detach().numpy(), expected, rtol=1e-12)
+    with tg.no_grad():
+        np.testing.assert_allclose(dbn.features(tg.tensor(v, dtype=np.float64)).numpy(), h, rtol=1e-12)
+    # the weights are copies: fine-tuning the classifier leaves the DBN as it was
+    classifier.hidden[0].weight.data[...] = 0.0
+    assert np.abs(dbn.rbms[0].weight.detach().numpy()).sum() > 0
+    # a random-init control differs from the pretrained start
+    control = DBNClassifier((12, 6, 4), num_classes=3).double()
+    assert not np.allclose(control.hidden[0].weight.detach().numpy(), dbn.rbms[0].weight.detach().numpy())
+    with pytest.raises(ValueError, match="sizes"):
+        DBNClassifier((12, 5, 4)).load_rbms(dbn)
 
 
 def test_linear_probe_separates_separable_classes():

@@ -20,5 +20,5 @@ from .autoregressive import PixelCNN, CategoricalPixelCNN, MaskedConv2d
 from .vq import VQVAE, VectorQuantizer
 from .diffusion import DDPM, UNet
 from .translation import CycleGAN
-from .energy import RBM, DeepBeliefNetwork
+from .energy import RBM, DBNClassifier, DeepBeliefNetwork
 from .autoencoder import Autoencoder
