@@ -3,6 +3,9 @@
     python examples/rbm_mnist.py                          # one RBM, 500 hidden units, CD-1
     python examples/rbm_mnist.py --pcd --cd-steps 1       # persistent CD (better likelihoods)
     python examples/rbm_mnist.py --hidden 500,500         # a DBN: two RBMs trained greedily
+    python examples/rbm_mnist.py --hidden 500,500,2000 --finetune-epochs 30 --control
+                                                          # the DBN fine-tuned as a classifier,
+                                                          # beside the same net from random init
     python examples/rbm_mnist.py --backend cupy           # on a GPU
     python examples/rbm_mnist.py --quick                  # smoke run, under a minute
 
@@ -14,7 +17,8 @@ metrics.json holds: for a single RBM, log Z by annealed importance sampling and 
 NLL = mean F(v) + log Z in nats on --eval-n binarized test images (for a DBN that needs a
 variational bound, not computed here); the linear-probe test accuracy of the top layer's
 features beside that of raw pixels (with all labels, and with 100 per class); and
-FID/KID/precision/recall/modes of --fid-n samples (--gibbs-steps sweeps from noise). It
+FID/KID/precision/recall/modes of --fid-n samples (--gibbs-steps sweeps from noise); with
+--finetune-epochs, the test error of the fine-tuned classifier (and of --control). It
 writes samples.png/.npz, filters.png (the first RBM's weights) and losses.png.
 """
 import sys

@@ -88,6 +88,8 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
                                                                "ais_log_z", "ais_log_z_stderr", "binarization")
                                        if k in metrics},
                         "linear_probe": metrics.get("linear_probe", {})}
+        if "finetune" in metrics:       # the DBN as a classifier, beside its random-init control
+            card_metrics["classifier"] = metrics["finetune"]
     else:
         card_metrics = {"samples": _pick(metrics)}
     # float16 where it holds: samples from the rounded weights against the float32 ones
