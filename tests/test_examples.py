@@ -28,6 +28,14 @@ def test_classifier_quick(tmp_path):
     assert samples["images"].dtype == np.float32 and samples["images"].shape[1:] == (1, 28, 28)
 
 
+def assert_same_state(straight, resumed):
+    """Every model and optimizer tensor of two checkpoints is bit-for-bit the same."""
+    for part in ("models", "optimizers"):
+        assert list(straight[part]) == list(resumed[part])
+        for key in straight[part]:
+            np.testing.assert_equal(straight[part][key], resumed[part][key], err_msg=f"{part} {key}")
+
+
 RESUMABLE = {  # example, flags: two short epochs on a few batches each
     "classifier_mnist": ["--limit", "384", "--batch-size", "64", "--test-limit", "64"],
     "vae_mnist": ["--limit", "384", "--batch-size", "64", "--fid-n", "100", "--iwae-k", "2", "--iwae-n", "8",
@@ -65,10 +73,7 @@ def test_resume_after_interrupt_equals_uninterrupted_training(name, tmp_path, mo
 
     straight = tg.load(tmp_path / "straight" / "checkpoint.npz")
     resumed = tg.load(tmp_path / "resumed" / "checkpoint.npz")
-    for part in ("models", "optimizers"):
-        assert list(straight[part]) == list(resumed[part])
-        for key in straight[part]:
-            np.testing.assert_equal(straight[part][key], resumed[part][key], err_msg=f"{part} {key}")
+    assert_same_state(straight, resumed)
     assert straight["history"] == resumed["history"]
 
 
@@ -220,10 +225,7 @@ def test_dbn_finetuning_resumes_exactly_inside_its_stage(tmp_path, monkeypatch):
     resumed_metrics = example.main(args + ["--out", str(tmp_path / "resumed"), "--resume"])
     straight = tg.load(tmp_path / "straight" / "checkpoint.npz")
     resumed = tg.load(tmp_path / "resumed" / "checkpoint.npz")
-    for part in ("models", "optimizers"):
-        assert list(straight[part]) == list(resumed[part])
-        for key in straight[part]:
-            np.testing.assert_equal(straight[part][key], resumed[part][key], err_msg=f"{part} {key}")
+    assert_same_state(straight, resumed)
     assert straight_metrics["finetune"] == resumed_metrics["finetune"]
     # both classifiers trained, from different starts (the control is not the DBN's copy)
     assert set(straight["models"]) == {"dbn", "pretrained", "control"}
