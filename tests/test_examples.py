@@ -238,7 +238,9 @@ def test_autoencoder_features_quick(tmp_path):
     example = load_example("autoencoder_features_mnist")
     metrics = example.main(["--quick", "--noise", "0.2", "--limit", "2048", "--out", str(tmp_path)])
     probe = metrics["linear_probe"]
-    assert set(probe) >= {"codes", "codes_at_initialisation", "pixels"} and probe["test_n"] == 1000
+    assert set(probe) >= {"code", "hidden", "conv", "pixels"} and probe["test_n"] == 1000
+    assert [probe[layer]["width"] for layer in ("code", "hidden", "conv")] == [32, 128, 3136]
+    assert set(probe["conv"]) == {"trained", "at_initialisation", "width"}
     assert probe["pixels"]["all_labels"] > 70            # the probe itself works on pixels
     # training reconstructs: ~258 nats after these 32 steps, against 543 for a coin per pixel
     assert metrics["test_reconstruction_nats"] < 350
@@ -299,3 +301,33 @@ def test_cyclegan_quick(tmp_path, monkeypatch):
     assert metrics["fashion_floor_fid"] > 0 and metrics["mnist_floor_fid"] > 0
     for name in ("translations_AB.png", "translations_BA.png", "losses.png", "metrics.json", "checkpoint.npz"):
         assert (tmp_path / name).exists(), name
+
+
+def test_semisupervised_resumes_exactly_inside_its_second_draw(tmp_path, monkeypatch):
+    """M2 and its control on two label draws: a Ctrl-C in the second draw and --resume end
+    bit-for-bit as the straight run, in both draws' folders."""
+    example = load_example("semisupervised_mnist")
+    args = ["--quick", "--limit", "500", "--epochs", "2", "--hidden", "16", "--latent-dim", "4"]
+    straight_metrics = example.main(args + ["--out", str(tmp_path / "straight")])
+    assert straight_metrics["test_error"]["per_draw"] != straight_metrics["test_error_control"]["per_draw"]
+    real_step = optim.Adam.step
+    calls = {"n": 0}
+
+    def step_then_interrupt(self):
+        calls["n"] += 1
+        if calls["n"] == 2 * 10 + 6:      # two Adam steps a batch; draw 0 has 2 × 5 batches
+            os.kill(os.getpid(), signal.SIGINT)
+        real_step(self)
+
+    monkeypatch.setattr(optim.Adam, "step", step_then_interrupt)
+    with pytest.raises(SystemExit) as stop:
+        example.main(args + ["--out", str(tmp_path / "resumed")])
+    assert stop.value.code == 130
+    checkpoint = tg.load(tmp_path / "resumed" / "draw1" / "checkpoint.npz")
+    assert (checkpoint["epoch"], checkpoint["batch"]) == (0, 3)
+    monkeypatch.setattr(optim.Adam, "step", real_step)
+    resumed_metrics = example.main(args + ["--out", str(tmp_path / "resumed"), "--resume"])
+    for draw in ("draw0", "draw1"):
+        assert_same_state(tg.load(tmp_path / "straight" / draw / "checkpoint.npz"),
+                          tg.load(tmp_path / "resumed" / draw / "checkpoint.npz"))
+    assert straight_metrics["test_error"] == resumed_metrics["test_error"]

@@ -1,7 +1,7 @@
 """Models, grouped by family; each family is a subpackage, each model a file.
 
     gans/            MLP, small conv, DCGAN, WGAN-GP, CGAN, ACGAN, InfoGAN, self-conditioned
-    vae/             VAE and conditional VAE (+ the latent mixtures for ex-post sampling)
+    vae/             VAE, conditional VAE (+ the latent mixtures for ex-post sampling), M2 semi-supervised VAE
     flows/           RealNVP and Glow, on shared invertible layers
     autoregressive/  PixelCNN
     vq/              VQ-VAE
@@ -14,7 +14,7 @@ from . import autoencoder, autoregressive, diffusion, energy, flows, gans, trans
 from .gans import (MLPGenerator, MLPDiscriminator, ConvGenerator, ConvDiscriminator, DCGANGenerator,
                    DCGANDiscriminator, WGANCritic, ConditionalGenerator, CGANDiscriminator,
                    ACGANDiscriminator, SelfConditionedGenerator)
-from .vae import VAE, GaussianMixture, ClassConditionalMixture
+from .vae import VAE, GaussianMixture, ClassConditionalMixture, SemiSupervisedVAE
 from .flows import RealNVP, Glow
 from .autoregressive import PixelCNN, CategoricalPixelCNN, MaskedConv2d
 from .vq import VQVAE, VectorQuantizer
