@@ -117,7 +117,10 @@ def test_resume_refuses_another_examples_checkpoint(tmp_path, capsys):
     capsys.readouterr()
     with pytest.raises(SystemExit) as stop:
         load_example("vae_mnist").main(["--quick", "--out", str(tmp_path), "--resume"])
-    assert stop.value.code == 2 and "is a run of classifier_mnist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "is a run of classifier_mnist" in err
+    assert str(tmp_path / "config.json") in err          # where to find the flags to resume it with
+    assert json.load(open(tmp_path / "config.json"))["example"] == "classifier_mnist"   # left as it was
 
 
 def test_checkpoint_records_the_example_and_its_shaping_flags(tmp_path):

@@ -252,7 +252,9 @@ class Run:
             return state
         if saved.get("example") != self.name:
             raise UsageError(self.name, f"cannot resume: {self.checkpoint_path} is a run of "
-                                        f"{saved.get('example')}, not {self.name}; use another --out")
+                                        f"{saved.get('example')}, not {self.name} (the flags it was "
+                                        f"started with are in {os.path.join(self.out, 'config.json')}: "
+                                        f"pass the same ones); or use another --out")
         # flags that exist on both sides: a flag added to an example later, whose default
         # keeps the old behaviour, does not block resuming an older run
         theirs, mine = shaping_config(saved), shaping_config(self.config)
