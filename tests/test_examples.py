@@ -36,6 +36,25 @@ def assert_same_state(straight, resumed):
             np.testing.assert_equal(straight[part][key], resumed[part][key], err_msg=f"{part} {key}")
 
 
+def run_interrupted(example, argv, optimizer, at_call, monkeypatch):
+    """Run ``example.main(argv)`` with a Ctrl-C (SIGINT) sent during the ``at_call``-th
+    ``optimizer.step`` (counting every instance's calls); it must stop with status 130."""
+    real_step = optimizer.step
+    calls = {"n": 0}
+
+    def step_then_interrupt(self):
+        calls["n"] += 1
+        if calls["n"] == at_call:
+            os.kill(os.getpid(), signal.SIGINT)
+        real_step(self)
+
+    monkeypatch.setattr(optimizer, "step", step_then_interrupt)
+    with pytest.raises(SystemExit) as stop:
+        example.main(argv)
+    monkeypatch.setattr(optimizer, "step", real_step)
+    assert stop.value.code == 130
+
+
 RESUMABLE = {  # example, flags: two short epochs on a few batches each
     "classifier_mnist": ["--limit", "384", "--batch-size", "64", "--test-limit", "64"],
     "vae_mnist": ["--limit", "384", "--batch-size", "64", "--fid-n", "100", "--iwae-k", "2", "--iwae-n", "8",
@@ -52,23 +71,11 @@ def test_resume_after_interrupt_equals_uninterrupted_training(name, tmp_path, mo
     args = ["--quick", "--epochs", "2", *RESUMABLE[name]]
     example.main(args + ["--out", str(tmp_path / "straight")])
 
-    real_step = optim.Adam.step
-    calls = {"n": 0}
-
-    def step_then_interrupt(self):
-        calls["n"] += 1
-        if calls["n"] == 8:          # the classifier: step 8 of 12; the GAN (D and G): batch 4
-            os.kill(os.getpid(), signal.SIGINT)
-        real_step(self)
-
-    monkeypatch.setattr(optim.Adam, "step", step_then_interrupt)
-    with pytest.raises(SystemExit) as stop:
-        example.main(args + ["--out", str(tmp_path / "resumed")])
-    assert stop.value.code == 130
+    # the classifier: step 8 of 12; the GAN (D and G): batch 4
+    run_interrupted(example, args + ["--out", str(tmp_path / "resumed")], optim.Adam, 8, monkeypatch)
     checkpoint = tg.load(tmp_path / "resumed" / "checkpoint.npz")
     expected = {"classifier_mnist": (1, 2), "vae_mnist": (1, 2), "gan_mnist": (0, 4)}[name]
     assert (checkpoint["epoch"], checkpoint["batch"]) == expected     # stopped after that step
-    monkeypatch.setattr(optim.Adam, "step", real_step)
     example.main(args + ["--out", str(tmp_path / "resumed"), "--resume"])
 
     straight = tg.load(tmp_path / "straight" / "checkpoint.npz")
@@ -206,22 +213,10 @@ def test_dbn_finetuning_resumes_exactly_inside_its_stage(tmp_path, monkeypatch):
     args = ["--quick", "--hidden", "32,16", "--limit", "300", "--epochs", "1", "--finetune-epochs", "2",
             "--control", "--eval-n", "200", "--fid-n", "100", "--gibbs-steps", "2"]
     straight_metrics = example.main(args + ["--out", str(tmp_path / "straight")])
-    real_step = optim.SGD.step
-    calls = {"n": 0}
-
-    def step_then_interrupt(self):
-        calls["n"] += 1
-        if calls["n"] == 8:          # 6 pretraining steps (2 layers × 3 batches), then fine-tuning's 2nd
-            os.kill(os.getpid(), signal.SIGINT)
-        real_step(self)
-
-    monkeypatch.setattr(optim.SGD, "step", step_then_interrupt)
-    with pytest.raises(SystemExit) as stop:
-        example.main(args + ["--out", str(tmp_path / "resumed")])
-    assert stop.value.code == 130
+    # 6 pretraining steps (2 layers × 3 batches), then fine-tuning's 2nd
+    run_interrupted(example, args + ["--out", str(tmp_path / "resumed")], optim.SGD, 8, monkeypatch)
     checkpoint = tg.load(tmp_path / "resumed" / "checkpoint.npz")
     assert (checkpoint["epoch"], checkpoint["batch"]) == (2, 2) and "opt_pretrained" in checkpoint["optimizers"]
-    monkeypatch.setattr(optim.SGD, "step", real_step)
     resumed_metrics = example.main(args + ["--out", str(tmp_path / "resumed"), "--resume"])
     straight = tg.load(tmp_path / "straight" / "checkpoint.npz")
     resumed = tg.load(tmp_path / "resumed" / "checkpoint.npz")
@@ -310,22 +305,10 @@ def test_semisupervised_resumes_exactly_inside_its_second_draw(tmp_path, monkeyp
     args = ["--quick", "--limit", "500", "--epochs", "2", "--hidden", "16", "--latent-dim", "4"]
     straight_metrics = example.main(args + ["--out", str(tmp_path / "straight")])
     assert straight_metrics["test_error"]["per_draw"] != straight_metrics["test_error_control"]["per_draw"]
-    real_step = optim.Adam.step
-    calls = {"n": 0}
-
-    def step_then_interrupt(self):
-        calls["n"] += 1
-        if calls["n"] == 2 * 10 + 6:      # two Adam steps a batch; draw 0 has 2 × 5 batches
-            os.kill(os.getpid(), signal.SIGINT)
-        real_step(self)
-
-    monkeypatch.setattr(optim.Adam, "step", step_then_interrupt)
-    with pytest.raises(SystemExit) as stop:
-        example.main(args + ["--out", str(tmp_path / "resumed")])
-    assert stop.value.code == 130
+    # two Adam steps a batch; draw 0 has 2 × 5 batches
+    run_interrupted(example, args + ["--out", str(tmp_path / "resumed")], optim.Adam, 2 * 10 + 6, monkeypatch)
     checkpoint = tg.load(tmp_path / "resumed" / "draw1" / "checkpoint.npz")
     assert (checkpoint["epoch"], checkpoint["batch"]) == (0, 3)
-    monkeypatch.setattr(optim.Adam, "step", real_step)
     resumed_metrics = example.main(args + ["--out", str(tmp_path / "resumed"), "--resume"])
     for draw in ("draw0", "draw1"):
         assert_same_state(tg.load(tmp_path / "straight" / draw / "checkpoint.npz"),
