@@ -4,13 +4,17 @@ the learned reverse process.
     python examples/ddpm_mnist.py --backend cupy        # the intended setting: a GPU
     python examples/ddpm_mnist.py                       # CPU: ~2 s per batch of 64
     python examples/ddpm_mnist.py --quick               # smoke run, under a minute
+    python examples/ddpm_mnist.py --conditional         # class-conditional, classifier-free guidance
 
 Pixels are scaled to [-1, 1]. Samples and metrics come from an exponential moving average
 of the weights (--ema, as in the paper). metrics.json holds the test L_simple on
 --eval-n test images (fixed t and ε, --eval-seed) and FID/KID/precision/recall/modes of
---fid-n samples drawn with --sample-steps reverse steps (1000 = the paper's sampler; fewer
-visit a respaced subsequence, faster and somewhat worse). It writes samples.png/.npz,
-denoising.png (one reverse trajectory) and losses.png.
+--fid-n samples drawn by --sampler (ancestral: the paper's Algorithm 2; ddim: η = 0) with
+--sample-steps reverse steps (1000 = every timestep; fewer visit a respaced subsequence).
+With --conditional the U-Net also sees the label (dropped to ∅ with probability
+--p-uncond) and the samples are scored, with their conditional accuracy, at every
+guidance scale in --guidance-scales (the first one draws samples.png). It writes
+samples.png/.npz, denoising.png (one reverse trajectory) and losses.png.
 """
 
 
@@ -26,6 +30,13 @@ def add_flags(parser):
     parser.add_argument("--channels", type=int, default=32, help="U-Net channels at 28×28 (twice that below)")
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average")
     parser.add_argument("--sample-steps", type=int, default=1000, help="reverse steps per sample")
+    parser.add_argument("--sampler", choices=DDPM.SAMPLERS, default="ancestral",
+                        help="ancestral (Algorithm 2) or ddim (deterministic, eta = 0)")
+    parser.add_argument("--conditional", action="store_true",
+                        help="class-conditional ε_θ(x_t, t, y) trained for classifier-free guidance")
+    parser.add_argument("--p-uncond", type=float, default=0.1, help="--conditional: how often the label is dropped")
+    parser.add_argument("--guidance-scales", type=lambda s: [float(w) for w in s.split(",")], default=[0.0],
+                        help="--conditional: comma-separated guidance scales w to score (e.g. 0,1,3)")
     parser.add_argument("--grad-clip", type=float, default=1.0, help="clip the global gradient norm")
     parser.add_argument("--eval-n", type=int, default=10_000, help="test images for the test loss")
     parser.add_argument("--eval-seed", type=int, default=1234, help="seed of the test loss's noise and timesteps")
@@ -33,8 +44,9 @@ def add_flags(parser):
 
 
 def test_loss(model, args):
-    """Mean L_simple over test images, with t and ε drawn once from --eval-seed."""
-    images, _ = data.load_mnist("test")
+    """Mean L_simple over test images, with t and ε drawn once from --eval-seed (a conditional
+    model sees each image's label)."""
+    images, labels = data.load_mnist("test")
     x_all = images[:args.eval_n, None].astype(np.float32) / 127.5 - 1.0
     rng = np.random.default_rng(args.eval_seed)
     t_all = rng.integers(0, model.num_steps, len(x_all))
@@ -43,22 +55,28 @@ def test_loss(model, args):
     with tg.no_grad():
         for i in range(0, len(x_all), 500):
             x0, t, eps = tg.tensor(x_all[i:i + 500]), tg.tensor(t_all[i:i + 500]), tg.tensor(eps_all[i:i + 500])
-            predicted = model.net(model.q_sample(x0, t, eps), t)
+            y = tg.tensor(labels[i:i + len(x0)].astype(np.int64)) if model.num_classes else None
+            predicted = model.net(model.q_sample(x0, t, eps), t, y)
             total += ((eps - predicted) ** 2).mean().item() * len(x0)
     return total / len(x_all)
 
 
-def samples(model, n, steps, batch=500):
-    return np.concatenate([(model.sample(min(batch, n - i), steps, progress=True).numpy() + 1.0) / 2.0
-                           for i in range(0, n, batch)])
+def samples(model, n, args, labels=None, guidance=0.0, batch=500):
+    """n images in [0, 1]; a conditional model draws ``labels`` (n,) with guidance scale w."""
+    return np.concatenate([
+        (model.sample(min(batch, n - i), args.sample_steps, progress=True, sampler=args.sampler, guidance=guidance,
+                      labels=None if labels is None else labels[i:i + batch]).numpy() + 1.0) / 2.0
+        for i in range(0, n, batch)])
 
 
-def denoising_strip(model, run, steps):
+def denoising_strip(model, run, args):
     """x_t along one reverse trajectory per row: how noise becomes a digit."""
     frames = []
     tg.manual_seed(0)
     with tg.no_grad():
-        x = model.sample(8, steps)              # the end points, then re-noise them for the strip
+        labels = np.arange(8) if args.conditional else None
+        x = model.sample(8, args.sample_steps, sampler=args.sampler, labels=labels,
+                         guidance=args.guidance_scales[0])      # the end points, then re-noise them
         for t in np.linspace(0, model.num_steps - 1, 10).astype(int)[::-1]:
             noisy = model.q_sample(x, tg.tensor(np.full(8, t)), tg.randn(*x.shape))
             frames.append((noisy.clamp(-1, 1).numpy() + 1) / 2)
@@ -75,14 +93,14 @@ def main(argv=None):
     images, labels = data.load_mnist("train")
     train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
                             seed=args.seed, limit=args.limit, scale_to="pm1", resident=True)
-    model = DDPM(args.channels)
+    model = DDPM(args.channels, num_classes=10 if args.conditional else 0, p_uncond=args.p_uncond)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     ema = optim.EMA(model, args.ema)
     models, optimizers = {"model": model, "ema": ema.model}, {"opt": opt}
     state = run.resume(models, optimizers)
 
-    def train_step(x, _):
-        loss = model.loss(x)
+    def train_step(x, y):
+        loss = model.loss(x, y if args.conditional else None)
         opt.zero_grad()
         loss.backward()
         tg.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
@@ -97,15 +115,24 @@ def main(argv=None):
 
     sampler = ema.model
     run.plot_history(title="DDPM: L_simple per step")
-    images_out = samples(sampler, args.fid_n, args.sample_steps)
-    run.save_samples(images_out[:args.num_samples], title=f"DDPM samples ({args.sample_steps} reverse steps, EMA)")
-    denoising_strip(sampler, run, args.sample_steps)
     metrics = {"test_l_simple": round(test_loss(sampler, args), 5), "test_n": min(args.eval_n, 10_000)}
-    try:
-        metrics["samples"] = evaluate_samples(images_out, None, "mnist", args.fid_n)
-    except FileNotFoundError as exc:       # the reference classifier is not trained yet
-        metrics["samples"] = {"skipped": str(exc)}
+    labels = np.arange(args.fid_n) % 10 if args.conditional else None       # every digit equally often
+    for k, w in enumerate(args.guidance_scales if args.conditional else [0.0]):
+        tg.manual_seed(args.seed)
+        images_out = samples(sampler, args.fid_n, args, labels, w)
+        name = f"samples_w{w:g}" if args.conditional else "samples"
+        if k == 0:
+            run.save_samples(images_out[:args.num_samples],
+                             title=f"DDPM samples ({args.sampler}, {args.sample_steps} steps, EMA"
+                                   + (f", w = {w:g})" if args.conditional else ")"))
+        try:
+            metrics[name] = evaluate_samples(images_out, labels, "mnist", args.fid_n)
+        except FileNotFoundError as exc:       # the reference classifier is not trained yet
+            metrics[name] = {"skipped": str(exc)}
+    denoising_strip(sampler, run, args)
     metrics.update({"epochs": args.epochs, "channels": args.channels, "sample_steps": args.sample_steps,
+                    "sampler": args.sampler, "conditional": args.conditional,
+                    "guidance_scales": args.guidance_scales if args.conditional else None,
                     "ema": args.ema, "sampled_from": "EMA of the weights",
                     "parameters": sum(p.numel() for p in model.parameters())})
     run.write_metrics(metrics)

@@ -56,18 +56,19 @@ class OneImageOracle(nn.Module):
         self.ddpm, self.target = ddpm, target
         self.conv_in = ddpm.net.conv_in              # the sampler reads dtype/device from here
 
-    def forward(self, x, t):
+    def forward(self, x, t, y=None):
         a = self.ddpm.sqrt_alpha_bar[t].reshape(-1, 1, 1, 1)
         b = self.ddpm.sqrt_one_minus_alpha_bar[t].reshape(-1, 1, 1, 1)
         return (x - a * self.target) / b
 
 
-@pytest.mark.parametrize("steps", [1000, 100])
-def test_sampler_with_the_exact_predictor_returns_the_data_point(steps):
+@pytest.mark.parametrize("steps, sampler, eta", [(1000, "ancestral", 0.0), (100, "ancestral", 0.0),
+                                                 (20, "ddim", 0.0), (20, "ddim", 1.0)])
+def test_sampler_with_the_exact_predictor_returns_the_data_point(steps, sampler, eta):
     model = DDPM(channels=8)
     target = tg.tensor(np.random.default_rng(0).uniform(-0.9, 0.9, (1, 1, 28, 28)).astype(np.float32))
     model.net = OneImageOracle(model, target)
-    samples = model.sample(4, steps=steps).numpy()
+    samples = model.sample(4, steps=steps, sampler=sampler, eta=eta).numpy()
     np.testing.assert_allclose(samples, np.broadcast_to(target.numpy(), samples.shape), atol=2e-3)
 
 
@@ -108,7 +109,7 @@ class AffinePredictor(nn.Module):
         super().__init__()
         self.conv_in = ddpm.net.conv_in              # the sampler reads dtype/device from here
 
-    def forward(self, x, t):
+    def forward(self, x, t, y=None):
         return x * 0.3 + (t.float() + 1.0).reshape(-1, 1, 1, 1) * 0.01
 
 
@@ -139,3 +140,90 @@ def test_each_reverse_step_is_the_closed_form_posterior_mean(steps, monkeypatch)
         mean = np.sqrt(ab_prev) * beta / (1 - ab) * x0_hat + np.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab) * x
         x = mean + np.sqrt(beta) * next(z) if i > 0 else mean
     np.testing.assert_allclose(got, np.clip(x, -1, 1), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5])
+def test_each_ddim_step_is_song_et_al_eq_12(eta, monkeypatch):
+    """x_prev = √ᾱ_prev x̂_0 + √(1 - ᾱ_prev - σ²) ε + σ z with x̂_0 clipped to [-1, 1] and
+    σ = η √((1 - ᾱ_prev)/(1 - ᾱ_t)) √(1 - ᾱ_t/ᾱ_prev), by hand on a respaced schedule."""
+    import tinygen.models.diffusion.ddpm as ddpm_module
+    model = DDPM(channels=8, num_steps=50)
+    model.net = AffinePredictor(model)
+    rng = np.random.default_rng(1)
+    draws = [rng.standard_normal((2, 1, 28, 28)).astype(np.float32) for _ in range(8)]
+    fed = iter(draws)
+    monkeypatch.setattr(ddpm_module, "randn", lambda *shape, **kw: tg.tensor(next(fed)))
+    got = model.sample(2, steps=5, sampler="ddim", eta=eta).numpy()
+
+    tau, _ = model.timestep_subsequence(5)
+    x, z = draws[0].astype(np.float64), iter(draws[1:])
+    for i in range(len(tau) - 1, -1, -1):
+        ab = model.alpha_bars[tau[i]]
+        ab_prev = model.alpha_bars[tau[i - 1]] if i > 0 else 1.0
+        eps = 0.3 * x + 0.01 * (tau[i] + 1)
+        x0_hat = np.clip((x - np.sqrt(1 - ab) * eps) / np.sqrt(ab), -1, 1)
+        sigma = eta * np.sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
+        x = np.sqrt(ab_prev) * x0_hat + np.sqrt(1 - ab_prev - sigma ** 2) * eps
+        if sigma > 0:
+            x = x + sigma * next(z)
+    np.testing.assert_allclose(got, np.clip(x, -1, 1), rtol=1e-4, atol=1e-5)
+
+
+class LabelRecorder(nn.Module):
+    """ε_θ(x, t, y) = (y + 1) · 0.1 everywhere, remembering every y it saw."""
+
+    def __init__(self, ddpm):
+        super().__init__()
+        self.conv_in, self.seen = ddpm.net.conv_in, []
+
+    def forward(self, x, t, y=None):
+        self.seen.append(y.numpy().copy())
+        return x * 0.0 + (y.float() + 1.0).reshape(-1, 1, 1, 1) * 0.1
+
+
+def test_guidance_mixes_the_conditional_and_the_null_prediction():
+    model = DDPM(channels=8, num_classes=10)
+    model.net = LabelRecorder(model)
+    x, t, y = tg.randn(3, 1, 28, 28), tg.tensor([5, 5, 5]), tg.tensor(np.array([0, 4, 9]))
+    w = 2.5
+    eps = model.predict_noise(x, t, y, guidance=w).numpy()[:, 0, 0, 0]
+    conditional, null = (np.array([0, 4, 9]) + 1) * 0.1, (10 + 1) * 0.1      # ∅ is index K = 10
+    np.testing.assert_allclose(eps, (1 + w) * conditional - w * null, rtol=1e-6)
+    assert model.net.seen[-1].tolist() == [0, 4, 9, 10, 10, 10]              # one batch of 2N
+    np.testing.assert_allclose(model.predict_noise(x, t, y, guidance=0.0).numpy()[:, 0, 0, 0], conditional,
+                               rtol=1e-6)
+    assert model.net.seen[-1].tolist() == [0, 4, 9]                          # w = 0: one pass
+
+
+@pytest.mark.parametrize("p_uncond", [0.0, 0.3, 1.0])
+def test_training_drops_labels_to_the_null_label_at_rate_p_uncond(p_uncond):
+    tg.manual_seed(0)
+    model = DDPM(channels=8, num_classes=10, p_uncond=p_uncond)
+    model.net = LabelRecorder(model)
+    labels = np.arange(2000) % 10
+    model.loss(tg.zeros(2000, 1, 28, 28), labels)
+    seen = model.net.seen[-1]
+    dropped = seen == 10
+    np.testing.assert_array_equal(seen[~dropped], labels[~dropped])          # the rest keep their label
+    assert abs(dropped.mean() - p_uncond) < 0.04
+
+
+def test_conditional_unet_reads_the_label_and_defaults_to_null():
+    tg.manual_seed(0)
+    net = UNet(channels=8, num_classes=10)
+    net.conv_out.weight.data[...] = 0.1
+    x, t = tg.randn(1, 1, 28, 28).repeat(3, 1, 1, 1), tg.tensor([7, 7, 7])
+    out = net(x, t, tg.tensor(np.array([2, 3, 10]))).detach().numpy()
+    assert np.abs(out[0] - out[1]).max() > 1e-4                               # the label matters
+    np.testing.assert_allclose(net(x, t).detach().numpy(), out[[2, 2, 2]], rtol=1e-5, atol=1e-6)   # None = ∅
+    with pytest.raises(ValueError, match="unconditional"):
+        UNet(channels=8)(x, t, tg.tensor(np.array([1, 1, 1])))
+    model = DDPM(channels=8, num_classes=10)
+    with pytest.raises(ValueError, match="class-conditional"):
+        model.sample(2, steps=2)
+    with pytest.raises(ValueError, match="shape"):
+        model.sample(2, steps=2, labels=[1, 2, 3])
+    with pytest.raises(ValueError, match="sampler"):
+        model.sample(2, steps=2, labels=[1, 2], sampler="euler")
+    assert sorted(DDPM(channels=8).state_dict()) == sorted(k for k in model.state_dict()
+                                                           if not k.startswith("net.label_embedding"))

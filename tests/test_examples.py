@@ -267,6 +267,18 @@ def test_ddpm_quick(tmp_path):
         assert (tmp_path / name).exists(), name
 
 
+def test_ddpm_conditional_quick_scores_every_guidance_scale(tmp_path):
+    example = load_example("ddpm_mnist")
+    metrics = example.main(["--quick", "--limit", "256", "--conditional", "--sampler", "ddim",
+                            "--guidance-scales", "0,2", "--fid-n", "50", "--out", str(tmp_path)])
+    assert metrics["conditional"] and metrics["sampler"] == "ddim" and metrics["guidance_scales"] == [0.0, 2.0]
+    assert abs(metrics["test_l_simple"] - 1.0) < 0.05
+    for name in ("samples_w0", "samples_w2"):       # scored with the labels they were drawn for
+        assert metrics[name]["n"] == 50 and 0 <= metrics[name]["conditional_accuracy"] <= 100
+    assert "samples" not in metrics
+    assert (tmp_path / "denoising.png").exists() and (tmp_path / "samples.png").exists()
+
+
 def fashion_stand_in(monkeypatch):
     """Fashion-MNIST comes from Debian's dataset-fashion-mnist, which a fresh machine lacks;
     the CycleGAN run here takes a stand-in B domain of the same form instead: MNIST digits

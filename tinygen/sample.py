@@ -3,7 +3,8 @@
 Draws samples from a trained model of the zoo (``tinygen.zoo``) and writes
 ``FILE.png`` (a grid) and ``FILE.npz`` (``images``: float32 (N, 1, 28, 28) in [0, 1];
 ``labels``: the requested classes, for conditional models). A model's sampling
-knobs are flags too (``--sampler`` for the VAEs), with its card's defaults.
+knobs are flags too (``--sampler`` for the VAEs and DDPMs, ``--guidance`` for
+``ddpm-cfg``), with its card's defaults.
 """
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="the same seed draws the same samples")
     parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy", help="array backend")
     parser.add_argument("--out", default=None, help="file stem for FILE.png and FILE.npz (default: NAME)")
-    knobs = {}
-    for kind in zoo.kinds().values():
-        knobs.update(kind.options)
+    knobs = {}                 # one flag per knob name; its help names who reads it how
+    for name, kind in zoo.kinds().items():
+        for knob, (kind_type, text) in kind.options.items():
+            knobs.setdefault(knob, (kind_type, {}))[1].setdefault(text, []).append(name)
+    knobs = {knob: (kind_type, "; ".join(f"{', '.join(names)}: {text}" for text, names in texts.items()))
+             for knob, (kind_type, texts) in knobs.items()}
     for knob, (kind_type, text) in sorted(knobs.items()):
         parser.add_argument(f"--{knob}", type=kind_type, default=None, help=text + " (default: the card's)")
     args = parser.parse_args(argv)

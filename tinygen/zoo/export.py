@@ -55,6 +55,9 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
     elif example in ("vae_mnist", "cvae_mnist"):
         kind = "cvae" if config.get("conditional") else "vae"
         model_key = model_key or "model"
+    elif example == "ddpm_mnist":
+        kind = "ddpm-cfg" if config.get("conditional") else "ddpm"
+        model_key = model_key or "ema"                # DDPMs are sampled from the weights' average
     elif example in ("rbm_mnist", "dbn_mnist"):
         kind = "rbm" if example == "rbm_mnist" else "dbn"
         model_key = model_key or "dbn"
@@ -65,6 +68,8 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
     model_config = {k: config[k] for k in wanted if config.get(k) is not None}
     if kind in ("rbm", "dbn"):
         model_config = {"sizes": metrics["sizes"]}
+    if kind in ("ddpm", "ddpm-cfg"):
+        model_config = {"channels": config["channels"], **({"num_classes": 10} if kind == "ddpm-cfg" else {})}
     if kind == "mlp-gan" and config.get("g_batch_norm"):
         model_config["batch_norm"] = True
     if kind in ("vae", "cvae"):          # the example settles the prior after recording its flags
@@ -90,6 +95,12 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
                         "linear_probe": metrics.get("linear_probe", {})}
         if "finetune" in metrics:       # the DBN as a classifier, beside its random-init control
             card_metrics["classifier"] = metrics["finetune"]
+    elif kind in ("ddpm", "ddpm-cfg"):
+        sampling = {"sampler": metrics.get("sampler") or "ancestral", "steps": metrics["sample_steps"]}
+        scored = {k: _pick(v) for k, v in metrics.items() if k.startswith("samples") and isinstance(v, dict)}
+        if kind == "ddpm-cfg":
+            sampling["guidance"] = metrics["guidance_scales"][0]
+        card_metrics = {"test_l_simple": metrics["test_l_simple"], **scored}
     else:
         card_metrics = {"samples": _pick(metrics)}
     # float16 where it holds: samples from the rounded weights against the float32 ones

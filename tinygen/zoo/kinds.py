@@ -13,6 +13,7 @@ from .. import backend as _backend
 from ..autograd.grad_mode import no_grad
 from ..creation import randn, tensor
 from ..models import gans
+from ..models.diffusion import DDPM
 from ..models.energy import DeepBeliefNetwork
 from ..models.vae import VAE, ClassConditionalMixture, GaussianMixture
 from ..nn import functional as F
@@ -121,6 +122,26 @@ class EnergyModel(Kind):
         return _host(probs).reshape(n, 1, 28, 28), None
 
 
+class Diffusion(Kind):
+    """A DDPM's reverse process from noise: ``sampler`` ddim (η = 0) or ancestral over
+    ``steps`` respaced timesteps; a class-conditional one with guidance scale ``guidance``."""
+    def __init__(self, conditional):
+        self.conditional = conditional
+        self.options = {"sampler": (str, "ddim (deterministic) or ancestral (the paper's Algorithm 2)"),
+                        "steps": (int, "reverse steps (1000 visits every timestep; fewer are faster)")}
+        if conditional:
+            self.options["guidance"] = (float, "classifier-free guidance scale w (0: the plain conditional model)")
+
+    def build(self, config):
+        return DDPM(config["channels"], num_classes=config.get("num_classes", 0))
+
+    def draw(self, model, n, labels, extra, options):
+        guidance = float(options.get("guidance") or 0.0)
+        x = model.sample(n, int(options.get("steps") or 50), sampler=options.get("sampler") or "ddim",
+                         labels=labels, guidance=guidance)
+        return (_host(x) + 1.0) / 2.0, labels
+
+
 def model_latent_dim(model):
     if hasattr(model, "latent_dim"):
         return model.latent_dim
@@ -140,4 +161,6 @@ def kinds():
         "conv-gan": UnconditionalGAN(gans.ConvGenerator, pixels="01"),
         "rbm": EnergyModel(),
         "dbn": EnergyModel(),
+        "ddpm": Diffusion(conditional=False),
+        "ddpm-cfg": Diffusion(conditional=True),
     }

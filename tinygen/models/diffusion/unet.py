@@ -9,6 +9,10 @@
 Residual blocks are GroupNorm → SiLU → conv 3×3, twice, with the projected time embedding
 added between (Ho et al., 2020, app. B, at MNIST size: two resolutions, no attention).
 The output conv starts at zero, so the untrained model predicts ε̂ = 0.
+
+With ``num_classes`` K > 0 the network is ε_θ(x_t, t, y): a learned embedding of the label
+y ∈ {0 … K-1, ∅} is added to the time embedding, where the extra index K is the null label
+∅ that classifier-free guidance trains and samples with (Ho & Salimans, 2022).
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import numpy as np
 from ... import nn
 from ...autograd.ops import cat
 from ...backend import get_array_module
-from ...creation import tensor
+from ...creation import full, tensor
 from ...nn import functional as F
 
 
@@ -52,12 +56,14 @@ class TimeResBlock(nn.Module):
 class UNet(nn.Module):
     """ε_θ(x_t, t) for (N, C, 28, 28) inputs; ``channels`` C₀ at 28×28, 2C₀ below."""
 
-    def __init__(self, in_channels=1, channels=32, time_dim=128):
+    def __init__(self, in_channels=1, channels=32, time_dim=128, num_classes=0):
         super().__init__()
         c, c2 = channels, 2 * channels
-        self.time_dim = time_dim
+        self.time_dim, self.num_classes = time_dim, num_classes
         self.time_mlp = nn.Sequential(nn.Linear(time_dim, 4 * time_dim), nn.SiLU(), nn.Linear(4 * time_dim, 4 * time_dim))
         t_dim = 4 * time_dim
+        if num_classes:
+            self.label_embedding = nn.Embedding(num_classes + 1, t_dim)     # index K is the null label ∅
         self.conv_in = nn.Conv2d(in_channels, c, 3, padding=1)
         self.down1, self.pool1 = TimeResBlock(c, c, t_dim), nn.Conv2d(c, c, 3, stride=2, padding=1)      # 28 → 14
         self.down2, self.pool2 = TimeResBlock(c, c2, t_dim), nn.Conv2d(c2, c2, 3, stride=2, padding=1)   # 14 → 7
@@ -68,10 +74,18 @@ class UNet(nn.Module):
         self.conv_out.weight.data[...] = 0.0
         self.conv_out.bias.data[...] = 0.0
 
-    def forward(self, x, t):
+    def forward(self, x, t, y=None):
+        """ε̂ for images x (N, C, H, W), timesteps t (N,) and, if the net is conditional,
+        labels y (N,) with K meaning ∅ (y=None: ∅ for every image)."""
         if x.ndim != 4 or x.shape[2] % 4 or x.shape[3] % 4:
             raise ValueError(f"UNet expects (N, C, H, W) with H, W divisible by 4, got {tuple(x.shape)}")
         e = self.time_mlp(timestep_embedding(t, self.time_dim).to(x.dtype))
+        if self.num_classes:
+            if y is None:
+                y = full((x.shape[0],), self.num_classes, dtype="int64", device=x.device)
+            e = e + self.label_embedding(y)
+        elif y is not None:
+            raise ValueError("this UNet is unconditional (num_classes=0) but got labels")
         h1 = self.down1(self.conv_in(x), e)                                     # C₀ @ 28
         h2 = self.down2(self.pool1(h1), e)                                      # 2C₀ @ 14
         m = self.mid2(self.mid1(self.pool2(h2), e), e)                          # 2C₀ @ 7
