@@ -256,3 +256,57 @@ def test_mnist_from_a_wheel_placed_in_the_data_folder(tmp_path, monkeypatch):
     np.testing.assert_array_equal(x, tables["test"][0])
     np.testing.assert_array_equal(y, tables["test"][1])
     assert (root / "mnist.npz").exists()
+
+
+# -- the UCI digits (scikit-learn's copy) at 28×28 ---------------------------------------
+
+def test_bilinear_matrix_is_naive_bilinear_interpolation():
+    """Each output pixel i sits at input coordinate c = (i + ½)·8/28 - ½ (clamped to the
+    grid) and blends its two neighbours ⌊c⌋ and ⌊c⌋ + 1 by c - ⌊c⌋: written as a loop."""
+    from tinygen.data.uci_digits import bilinear_matrix
+    image = np.random.default_rng(0).random((8, 8))
+    R = bilinear_matrix(8, 28)
+    expected = np.zeros((28, 28))
+    for i in range(28):
+        for j in range(28):
+            ci = min(max((i + 0.5) * 8 / 28 - 0.5, 0), 7)
+            cj = min(max((j + 0.5) * 8 / 28 - 0.5, 0), 7)
+            i0, j0 = int(np.floor(ci)), int(np.floor(cj))
+            i1, j1 = min(i0 + 1, 7), min(j0 + 1, 7)
+            fi, fj = ci - i0, cj - j0
+            expected[i, j] = ((1 - fi) * (1 - fj) * image[i0, j0] + (1 - fi) * fj * image[i0, j1]
+                              + fi * (1 - fj) * image[i1, j0] + fi * fj * image[i1, j1])
+    np.testing.assert_allclose(R @ image @ R.T, expected, rtol=1e-12)
+    np.testing.assert_allclose(R.sum(1), 1.0)                 # a flat image stays flat
+
+
+def test_uci_digits_split_is_stratified_disjoint_and_scaled():
+    from sklearn.datasets import load_digits
+    from tinygen.data.uci_digits import split_indices
+    raw = load_digits()
+    train, test = split_indices(raw.target)
+    assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(raw.target) == 1797
+    share = np.bincount(raw.target[test], minlength=10) / np.bincount(raw.target, minlength=10)
+    assert np.all(np.abs(share - 0.25) < 0.01)                # every digit keeps a quarter for test
+    images, labels = data.load_dataset("digits", "test")
+    assert images.shape == (len(test), 28, 28) and images.dtype == np.uint8
+    np.testing.assert_array_equal(labels, raw.target[test])
+    full = raw.images[test] == 16                             # a full-ink 8×8 block stays full ink
+    assert images.max() == 255 and full.any()
+    train_images, _ = data.load_dataset("digits", "train")
+    assert len(train_images) == len(train)
+    with pytest.raises(ValueError, match="split"):
+        data.load_uci_digits("validation")
+
+
+def test_uci_digits_without_scikit_learn_says_how_to_install(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_sklearn(name, *args, **kwargs):
+        if name.startswith("sklearn"):
+            raise ImportError("No module named 'sklearn'")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    with pytest.raises(data.DatasetNotFoundError, match=r'pip install -e "\.\[digits\]"'):
+        data.load_uci_digits("train")

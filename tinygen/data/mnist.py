@@ -267,9 +267,12 @@ def load_fashion_mnist(split="train", root=None):
 
 
 def load_dataset(name, split="train", root=None):
-    """'mnist' or 'fashion' (also 'fashion-mnist')."""
+    """'mnist', 'fashion' (also 'fashion-mnist') or 'digits' (the UCI digits at 28×28)."""
     if name == "mnist":
         return load_mnist(split, root)
     if name in ("fashion", "fashion-mnist", "fashion_mnist"):
         return load_fashion_mnist(split, root)
-    raise ValueError(f"unknown dataset {name!r}; choose 'mnist' or 'fashion'")
+    if name == "digits":
+        from .uci_digits import load_uci_digits
+        return load_uci_digits(split)
+    raise ValueError(f"unknown dataset {name!r}; choose 'mnist', 'fashion' or 'digits'")

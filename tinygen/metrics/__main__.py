@@ -1,4 +1,4 @@
-"""``python -m tinygen.metrics SAMPLES.npz [--dataset mnist|fashion] [--n 10000] [--json]``
+"""``python -m tinygen.metrics SAMPLES.npz [--dataset mnist|fashion|digits] [--n 10000] [--json]``
 
 Scores generated samples (an ``.npz`` with key ``images``: float (N, 1, 28, 28) in
 [0, 1]; optional ``labels``: the requested classes) and prints each figure beside
@@ -62,7 +62,7 @@ def table(report, floor):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tinygen.metrics", description=__doc__.splitlines()[0])
     parser.add_argument("samples", nargs="?", help="an .npz with 'images' (and optionally 'labels')")
-    parser.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist",
+    parser.add_argument("--dataset", choices=["mnist", "fashion", "digits"], default="mnist",
                         help="the reference feature space and test set")
     parser.add_argument("--n", type=int, default=10_000, help="score at most this many samples")
     parser.add_argument("--floor", action="store_true", help="report real train vs real test only")

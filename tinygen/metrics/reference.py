@@ -20,7 +20,7 @@ from ..serialization import load
 from .classifier import SmallCNN
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
-DATASETS = ("mnist", "fashion")
+DATASETS = ("mnist", "fashion", "digits")
 
 
 def _paths(dataset):
