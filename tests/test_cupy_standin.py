@@ -202,12 +202,12 @@ EXAMPLES = [("vae_mnist", ["--limit", "256", "--epochs", "1"]),
             ("rbm_mnist", ["--limit", "200", "--epochs", "1"]),
             ("rbm_mnist", ["--limit", "200", "--epochs", "1", "--hidden", "32,16"]),
             ("autoencoder_features_mnist", ["--limit", "256"]),
-            ("cyclegan_mnist_fashion", ["--limit", "32"])]
+            ("cyclegan_mnist", ["--limit", "32"])]
 
 
 @pytest.mark.parametrize("name, flags", EXAMPLES, ids=[f"{n}-{f[1] if f[0] == '--arch' else ''}" for n, f in EXAMPLES])
 def test_example_quick_runs_on_cupy(name, flags, tmp_path, cupy, monkeypatch):
-    if name == "cyclegan_mnist_fashion":
+    if name == "cyclegan_mnist":
         from test_examples import fashion_stand_in
         fashion_stand_in(monkeypatch)
     metrics = load_example(name).main(["--quick", "--backend", "cupy", "--out", str(tmp_path), *flags])

@@ -295,19 +295,38 @@ def fashion_stand_in(monkeypatch):
     monkeypatch.setattr(report_module, "_test_features", {})
 
 
-def test_cyclegan_quick(tmp_path, monkeypatch):
-    fashion_stand_in(monkeypatch)
-    example = load_example("cyclegan_mnist_fashion")
+def test_cyclegan_quick_between_two_digit_sets(tmp_path):
+    example = load_example("cyclegan_mnist")
     metrics = example.main(["--quick", "--limit", "64", "--out", str(tmp_path)])
-    assert metrics["eval_n"] == 100
+    assert metrics["target"] == "digits" and metrics["eval_n_A"] == metrics["eval_n_B"] == 100
     # training shortens both cycles against the same networks left untrained (--lr 0)
     untrained = example.main(["--quick", "--limit", "64", "--lr", "0", "--out", str(tmp_path / "lr0")])
     assert metrics["cycle_l1_ABA"] < untrained["cycle_l1_ABA"] and metrics["cycle_l1_BAB"] < untrained["cycle_l1_BAB"]
-    assert metrics["G_of_mnist_vs_fashion"]["dataset"] == "fashion"
-    assert metrics["F_of_fashion_vs_mnist"]["dataset"] == "mnist"
-    assert metrics["fashion_floor_fid"] > 0 and metrics["mnist_floor_fid"] > 0
+    assert metrics["G_of_mnist_vs_digits"]["dataset"] == "digits"
+    assert metrics["F_of_digits_vs_mnist"]["dataset"] == "mnist"
+    for key in ("label_kept_AB", "label_kept_BA", "label_kept_ABA"):
+        assert 0 <= metrics[key] <= 100
+    assert metrics["digits_floor_fid"] > 0 and metrics["mnist_floor_fid"] > 0
     for name in ("translations_AB.png", "translations_BA.png", "losses.png", "metrics.json", "checkpoint.npz"):
         assert (tmp_path / name).exists(), name
+
+
+def test_label_kept_is_the_target_classifiers_agreement_with_the_source_labels():
+    """Real MNIST test digits 'translated' by the identity keep their labels as often as the
+    MNIST reference classifier is right; shuffled labels agree about one time in ten."""
+    example = load_example("cyclegan_mnist")
+    images, labels = tg.data.load_mnist("test")
+    x = images[:500, None].astype(np.float32) / 127.5 - 1.0
+    assert example.label_kept(x, labels[:500], "mnist") >= 98.0
+    assert example.label_kept(x, np.roll(labels[:500], 1), "mnist") < 20.0
+
+
+def test_cyclegan_quick_fashion_style_demo(tmp_path, monkeypatch):
+    fashion_stand_in(monkeypatch)
+    example = load_example("cyclegan_mnist")
+    metrics = example.main(["--quick", "--target", "fashion", "--limit", "64", "--out", str(tmp_path)])
+    assert metrics["G_of_mnist_vs_fashion"]["dataset"] == "fashion" and "label_kept_AB" not in metrics
+    assert metrics["fashion_floor_fid"] > 0
 
 
 def test_semisupervised_resumes_exactly_inside_its_second_draw(tmp_path, monkeypatch):
