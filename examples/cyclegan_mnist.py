@@ -109,6 +109,9 @@ def main(argv=None):
     opt_d = optim.Adam(model.discriminator_parameters(), lr=args.lr, betas=(0.5, 0.999))
     pool_a, pool_b = ImagePool(args.pool_size, args.seed), ImagePool(args.pool_size, args.seed + 1)
     state = run.resume({"cyclegan": model}, {"G": opt_g, "D": opt_d})
+    if state and "pool_a" in state["extra"]:            # the past fakes D trains on, and their coin
+        pool_a.load_state_dict(state["extra"]["pool_a"])
+        pool_b.load_state_dict(state["extra"]["pool_b"])
 
     def train_step(real_a, real_b):
         g_loss, parts, fake_a, fake_b = model.generator_loss(real_a, real_b)
@@ -124,8 +127,8 @@ def main(argv=None):
     def report(epoch):
         print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.3f}" for k, v in run.epoch_means().items()), flush=True)
 
-    run.train(pairs, train_step, {"cyclegan": model}, {"G": opt_g, "D": opt_d},
-              state, end_of_epoch=report)
+    run.train(pairs, train_step, {"cyclegan": model}, {"G": opt_g, "D": opt_d}, state, end_of_epoch=report,
+              extra=lambda: {"pool_a": pool_a.state_dict(), "pool_b": pool_b.state_dict()})
 
     run.plot_history(title="CycleGAN losses")
     metrics = evaluate(model, args, run)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from ... import nn
-from ...creation import zeros
+from ...backend import to_numpy
+from ...creation import tensor, zeros
 
 
 class ResnetBlock(nn.Module):
@@ -110,6 +111,20 @@ class ImagePool:
         out[rows] = self.pool[slots]
         self.pool[slots] = images[rows]
         return out
+
+    def state_dict(self):
+        """The stored images, how many are filled and the coin's RNG: what --resume needs
+        to continue the same swaps."""
+        state = {"filled": self.filled, "rng": self.rng.bit_generator.state}
+        if self.pool is not None:
+            state["pool"] = to_numpy(self.pool.data)
+        return state
+
+    def load_state_dict(self, state):
+        self.filled = int(state["filled"])
+        self.rng.bit_generator.state = state["rng"]
+        self.pool = tensor(np.asarray(state["pool"])) if "pool" in state else None
+        return self
 
 
 def lsgan_loss(scores, target):
