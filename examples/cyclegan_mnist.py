@@ -95,7 +95,7 @@ def main(argv=None):
                                  epochs=10, batch_size=32, lr=2e-4,
                                  quick=dict(epochs=1, limit=640, gen_width=8, blocks=1, disc_width=8,
                                             eval_n=100, batch_size=16))
-    run = experiment.Run(f"cyclegan_mnist_{args.target}", args)
+    run = experiment.Run("cyclegan_mnist", args)
     mnist, _ = data.load_mnist("train")
     target, _ = data.load_dataset(args.target, "train")
     # two loaders with different shuffles: the pairs (a, b) of a step are unrelated

@@ -109,7 +109,7 @@ def sample(model, n=64, labels=None, seed=0, backend=None, **options):
         for start in range(0, n, 500):           # bounded memory for large n
             part = labels[start:start + 500] if labels is not None else None
             size = len(part) if part is not None else min(500, n - start)
-            chosen["seed"] = seed + start
+            chosen["seed"], chosen["start"] = seed + start, start
             x, y = kind.draw(model, size, part, model.zoo_extra, chosen)
             images.append(x)
             if y is not None:

@@ -28,6 +28,15 @@ CARD_METRICS = ("fid", "kid_x1000", "precision", "recall", "modes_covered", "cla
                 "test_iwae_nll_stderr", "iwae_k", "iwae_n", "test_negative_elbo_nats", "binarization")
 
 
+PROTOCOLS = {
+    "default": ("10,000 samples (or as given by n) scored in the MNIST reference classifier's "
+                "feature space against the 10,000 MNIST test images; real-vs-real floor FID 2.28"),
+    "cyclegan-digits": ("G applied to the MNIST test images, scored in the UCI-digits reference classifier's "
+                        "feature space against the digits test split; conditional_accuracy (= label_kept_AB) "
+                        "is the share of G(x) that the digits classifier labels as x's true digit (CyCADA)"),
+}
+
+
 def _commit():
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -58,6 +67,10 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
     elif example == "ddpm_mnist":
         kind = "ddpm-cfg" if config.get("conditional") else "ddpm"
         model_key = model_key or "ema"                # DDPMs are sampled from the weights' average
+    elif example == "cyclegan_mnist":
+        if config.get("target") != "digits":
+            raise SystemExit("the zoo ships the CycleGAN between two digit sets (--target digits)")
+        kind, model_key = "cyclegan-digits", model_key or "cyclegan"
     elif example in ("rbm_mnist", "dbn_mnist"):
         kind = "rbm" if example == "rbm_mnist" else "dbn"
         model_key = model_key or "dbn"
@@ -75,6 +88,9 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
     if kind in ("vae", "cvae"):          # the example settles the prior after recording its flags
         model_config["prior"] = metrics.get("prior") or ("class" if kind == "cvae" else "standard")
     state = {k: np.asarray(v) for k, v in checkpoint["models"][model_key].items()}
+    if kind == "cyclegan-digits":        # only G: A → B samples; F and the two critics stay behind
+        model_config = {"gen_width": config["gen_width"], "blocks": config["blocks"]}
+        state = {k[len("G."):]: v for k, v in state.items() if k.startswith("G.")}
     extra, sampling, card_metrics = {}, {}, {}
     if kind in ("vae", "cvae"):
         density_path = os.path.join(run_dir, "expost_density.npz")
@@ -95,11 +111,19 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
                         "linear_probe": metrics.get("linear_probe", {})}
         if "finetune" in metrics:       # the DBN as a classifier, beside its random-init control
             card_metrics["classifier"] = metrics["finetune"]
+    elif kind == "cyclegan-digits":
+        card_metrics = {"samples": {**_pick(metrics["G_of_mnist_vs_digits"]), "dataset": "digits",
+                                    "conditional_accuracy": metrics["label_kept_AB"]},
+                        **{k: metrics[k] for k in ("label_kept_AB", "label_kept_BA", "label_kept_ABA",
+                                                   "cycle_l1_ABA", "cycle_l1_BAB", "digits_floor_fid",
+                                                   "mnist_floor_fid", "eval_n_A", "eval_n_B")},
+                        "F_of_digits_vs_mnist": _pick(metrics["F_of_digits_vs_mnist"])}
     elif kind in ("ddpm", "ddpm-cfg"):
         sampling = {"sampler": metrics.get("sampler") or "ancestral", "steps": metrics["sample_steps"]}
         scored = {k: _pick(v) for k, v in metrics.items() if k.startswith("samples") and isinstance(v, dict)}
-        if kind == "ddpm-cfg":
+        if kind == "ddpm-cfg":                    # the card samples at the first scale the run scored
             sampling["guidance"] = metrics["guidance_scales"][0]
+            scored["samples"] = scored[f"samples_w{sampling['guidance']:g}"]
         card_metrics = {"test_l_simple": metrics["test_l_simple"], **scored}
     else:
         card_metrics = {"samples": _pick(metrics)}
@@ -118,8 +142,7 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
                     "float16_max_pixel_drift": round(drift, 5)},
         "sampling": sampling,
         "metrics": card_metrics,
-        "protocol": ("10,000 samples (or as given by n) scored in the MNIST reference classifier's "
-                     "feature space against the 10,000 MNIST test images; real-vs-real floor FID 2.28"),
+        "protocol": PROTOCOLS.get(kind, PROTOCOLS["default"]),
     }
     if notes:
         card["notes"] = notes

@@ -142,6 +142,27 @@ class Diffusion(Kind):
         return (_host(x) + 1.0) / 2.0, labels
 
 
+class Translation(Kind):
+    """A CycleGAN's G: A → B applied to the first n test images of its source domain (MNIST);
+    the labels returned are those images' true digits, so a target-domain classifier can
+    check that G kept them. ``draw`` is called in chunks; ``options["start"]`` is where
+    this chunk begins in the test set."""
+
+    def build(self, config):
+        from ..models.translation.cyclegan import ResnetGenerator
+        return ResnetGenerator(1, config["gen_width"], config["blocks"])
+
+    def draw(self, model, n, labels, extra, options):
+        from ..data import load_mnist
+        images, digits = load_mnist("test")
+        start = int(options.get("start", 0))
+        if start + n > len(images):
+            raise ValueError(f"the source domain has {len(images)} test images; asked for up to {start + n}")
+        x = tensor(images[start:start + n, None].astype(np.float32) / 127.5 - 1.0)
+        with no_grad():
+            return _gan_images(model(x)), digits[start:start + n].astype(np.int64)
+
+
 def model_latent_dim(model):
     if hasattr(model, "latent_dim"):
         return model.latent_dim
@@ -163,4 +184,5 @@ def kinds():
         "dbn": EnergyModel(),
         "ddpm": Diffusion(conditional=False),
         "ddpm-cfg": Diffusion(conditional=True),
+        "cyclegan-digits": Translation(),
     }
