@@ -325,9 +325,12 @@ def test_pixelcnn_trajectory_matches_its_pytorch_twin():
 ddpm_twin = load_twin("ddpm")
 
 
-def test_ddpm_trajectory_matches_its_pytorch_twin(monkeypatch):
+@pytest.mark.parametrize("num_classes", [0, 10])
+def test_ddpm_trajectory_matches_its_pytorch_twin(num_classes, monkeypatch):
     """20 Adam steps of L_simple in float64 with the same t and ε on both sides, gradient
-    clipping at 1 and an EMA of the weights as the example trains: every tensor to 1e-8."""
+    clipping at 1 and an EMA of the weights as the example trains: every tensor to 1e-8.
+    Class-conditional: the same labels, half of them dropped to ∅ by the same coin, and
+    at the end the guided ε̃ of both at w = 2."""
     import tinygen.models.diffusion.ddpm as ddpm_module
     from tinygen.models import DDPM
     torch.set_default_dtype(torch.float64)
@@ -336,10 +339,10 @@ def test_ddpm_trajectory_matches_its_pytorch_twin(monkeypatch):
         # 16 channels: GroupNorm's 8 groups hold 2 channels each. With 1 a group's norm
         # cancels the conv bias before it exactly, and Adam would amplify that gradient's
         # rounding noise (1e-18) into steps of size lr on both sides, differently
-        model = DDPM(channels=16).to("float64")
+        model = DDPM(channels=16, num_classes=num_classes, p_uncond=0.5).to("float64")
         for p in model.parameters():           # move the zero-initialised output conv off zero
             p.data += 0.01 * np.random.default_rng(0).standard_normal(p.shape)
-        twin_model = ddpm_twin.DDPM(channels=16)
+        twin_model = ddpm_twin.DDPM(channels=16, num_classes=num_classes)
         twin_model.load_state_dict(ddpm_twin.ported(model.state_dict()))
         opt, t_opt = optim.Adam(model.parameters(), lr=1e-3), torch.optim.Adam(twin_model.parameters(), lr=1e-3)
         ema = optim.EMA(model, 0.9)
@@ -349,15 +352,19 @@ def test_ddpm_trajectory_matches_its_pytorch_twin(monkeypatch):
             x0 = rng.uniform(-1, 1, (3, 1, 28, 28))
             t = rng.integers(0, 1000, 3)
             noise = rng.standard_normal((3, 1, 28, 28))
+            labels, coin = rng.integers(0, 10, 3), rng.random(3)
             monkeypatch.setattr(ddpm_module, "randint", lambda *a, **k: tg.tensor(t, dtype="int64"))
             monkeypatch.setattr(ddpm_module, "randn", lambda *a, **k: tg.tensor(noise, dtype="float64"))
-            loss = model.loss(tg.tensor(x0, dtype="float64"))
+            monkeypatch.setattr(ddpm_module, "rand", lambda *a, **k: tg.tensor(coin, dtype="float64"))
+            y = labels if num_classes else None
+            t_y = torch.from_numpy(np.where(coin < 0.5, 10, labels)) if num_classes else None
+            loss = model.loss(tg.tensor(x0, dtype="float64"), y)
             opt.zero_grad()
             loss.backward()
             tg.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             ema.update(model)
-            t_loss = twin_model.loss(torch.from_numpy(x0), torch.from_numpy(t), torch.from_numpy(noise))
+            t_loss = twin_model.loss(torch.from_numpy(x0), torch.from_numpy(t), torch.from_numpy(noise), t_y)
             t_opt.zero_grad()
             t_loss.backward()
             torch.nn.utils.clip_grad_norm_(twin_model.parameters(), 1.0)
@@ -368,6 +375,13 @@ def test_ddpm_trajectory_matches_its_pytorch_twin(monkeypatch):
             assert loss.item() == pytest.approx(t_loss.item(), rel=1e-9), step
         _compare_states(model.state_dict(), twin_model.state_dict(), "U-Net")
         _compare_states(ema.model.state_dict(), t_ema, "EMA")
+        if num_classes:
+            x, t, y = rng.standard_normal((3, 1, 28, 28)), np.array([5, 500, 999]), np.array([1, 4, 7])
+            with tg.no_grad():
+                ours = model.predict_noise(tg.tensor(x, dtype="float64"), tg.tensor(t), tg.tensor(y), 2.0).numpy()
+            with torch.no_grad():
+                theirs = twin_model.guided_noise(torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(y), 2.0)
+            np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-9, atol=1e-12)
     finally:
         torch.set_default_dtype(torch.float32)
 
