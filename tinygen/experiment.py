@@ -53,7 +53,8 @@ RUN_CONTROL_FLAGS = frozenset({"epochs", "prior_epochs", "backend", "out", "resu
                                "quick", "detect_anomaly", "num_samples", "lr", "g_lr", "prior_lr"})
 EVALUATION_FLAGS = frozenset({"fid_n", "iwae_k", "iwae_n", "eval_n", "eval_seed", "nll_n", "test_limit",
                               "sample_seed", "expost_components", "ais_chains", "ais_betas",
-                              "gibbs_steps", "sample_steps", "temperature", "probe_epochs"})
+                              "gibbs_steps", "sample_steps", "sampler", "guidance_scales", "temperature",
+                              "probe_epochs"})
 # integer flags that count something and mean nothing below 1
 COUNT_FLAGS = ("iwae_k", "iwae_n", "eval_n", "nll_n", "test_limit", "prior_epochs", "probe_epochs",
                "ais_chains", "ais_betas", "gibbs_steps", "sample_steps", "n_critic", "g_steps",
