@@ -43,10 +43,7 @@ def build(args):
 
 
 def test_bits_per_dim(model, args):
-    images, _ = data.load_mnist("test")
-    images = images[:args.eval_n, None].astype(np.float32)
-    u = np.random.default_rng(args.eval_seed).random(images.shape, dtype=np.float32)
-    x_all = (images + u) / 256.0                          # one fixed dequantization
+    x_all, _ = data.dequantized_mnist("test", args.eval_n, args.eval_seed)   # one fixed dequantization
     model.eval()
     with tg.no_grad():
         bpd = np.concatenate([model.bits_per_dim(tg.tensor(x_all[i:i + 500])).numpy()

@@ -4,7 +4,6 @@ The bounds come from each card, loosened for a few hundred samples: the modes it
 covered, its conditional accuracy (within 3 points), and its FID within 2x the card's
 plus the real-vs-real floor at the same small n (FID on 300 samples is biased upward).
 """
-import json
 
 import numpy as np
 import pytest
@@ -54,6 +53,7 @@ def test_a_shipped_model_samples_near_its_card(name, floor):
         assert report["conditional_accuracy"] >= samples["conditional_accuracy"] - 3.0
     real = floor(dataset)["fid"]
     assert report["fid"] <= 2 * samples["fid"] + real, (report["fid"], samples["fid"], real)
+
 
 
 def test_sample_command_writes_png_and_npz(tmp_path, capsys):
@@ -115,6 +115,35 @@ def test_export_ships_a_finished_run_that_then_samples(tmp_path, monkeypatch):
     with tg.no_grad():
         direct = (model(tg.tensor(x)).numpy() + 1) / 2
     np.testing.assert_allclose(images[500:], np.clip(direct, 0, 1), atol=1e-6)   # the second chunk starts at 500
+
+
+LIKELIHOOD_RUNS = {  # zoo name: example, its quick flags
+    "pixelcnn": ("pixelcnn_mnist", ["--limit", "128", "--nll-n", "100", "--fid-n", "20"]),
+    "glow": ("flow_mnist", ["--arch", "glow", "--limit", "128", "--eval-n", "100", "--fid-n", "20"]),
+    "realnvp": ("flow_mnist", ["--arch", "realnvp", "--limit", "128", "--eval-n", "100", "--fid-n", "20"]),
+    "vqvae": ("vqvae_mnist", ["--limit", "256", "--epochs", "1", "--prior-epochs", "1", "--eval-n", "100",
+                              "--fid-n", "20"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIKELIHOOD_RUNS))
+def test_export_ships_a_likelihood_model_that_rescores_its_figure(name, tmp_path, monkeypatch):
+    """A quick run exported into a scratch zoo: the kind's likelihood on the same test images
+    is the example's figure (same protocol, same numbers), and the model samples."""
+    import tinygen.zoo.export as export_module
+    from test_examples import load_example
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", str(tmp_path / "zoo"))
+    monkeypatch.setattr(export_module, "WEIGHTS_DIR", str(tmp_path / "zoo"))
+    example, flags = LIKELIHOOD_RUNS[name]
+    load_example(example).main(["--quick", *flags, "--out", str(tmp_path / "run")])
+    card = export_module.export(name, str(tmp_path / "run"), f"python examples/{example}.py --quick",
+                                storage="float32")
+    recorded = card["metrics"]["likelihood"]
+    assert card["kind"] == name and recorded["n"] == 100
+    values = zoo.kinds()[name].likelihood(zoo.load(name), 100)
+    assert values.mean() == pytest.approx(recorded["value"], abs=2e-3 if name in ("glow", "realnvp") else 2e-2)
+    images, labels = zoo.sample(name, 5, seed=0)
+    assert images.shape == (5, 1, 28, 28) and labels is None and 0 <= images.min() and images.max() <= 1
 
 
 def tg_load_model_keys(path):

@@ -6,4 +6,4 @@ from .uci_digits import load_uci_digits
 from .loader import ArrayDataset, DataLoader, ZipLoader
 from . import transforms
 from .transforms import (DynamicBinarize, FixedBinarize, RandomShift, Compose, fixed_binarize,
-                         binarize_images, binarized_mnist)
+                         binarize_images, binarized_mnist, dequantized_mnist)

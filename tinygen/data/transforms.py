@@ -58,6 +58,16 @@ def binarized_mnist(split, n, seed):
     return binarize_images(images[:n], np.random.default_rng(seed)), labels[:n].astype(np.int64)
 
 
+def dequantized_mnist(split, n, seed):
+    """The first n images of an MNIST split as x = (k + u)/256, u ~ U(0, 1) drawn once with a
+    fixed seed, (N, 1, 28, 28) float32, and their labels: the flows' evaluation set."""
+    from .mnist import load_mnist
+    images, labels = load_mnist(split)
+    k = images[:n, None].astype(np.float32)
+    u = np.random.default_rng(seed).random(k.shape, dtype=np.float32)
+    return (k + u) / 256.0, labels[:n].astype(np.int64)
+
+
 class FixedBinarize:
     def __init__(self, threshold=0.5):
         self.threshold = threshold

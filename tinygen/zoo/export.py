@@ -28,6 +28,9 @@ CARD_METRICS = ("fid", "kid_x1000", "precision", "recall", "modes_covered", "cla
                 "test_iwae_nll_stderr", "iwae_k", "iwae_n", "test_negative_elbo_nats", "binarization")
 
 
+LIKELIHOOD_CONFIG = {"pixelcnn": ("hidden", "blocks"), "glow": ("arch", "levels", "steps", "hidden"),
+                     "realnvp": ("arch", "levels", "hidden"),
+                     "vqvae": ("num_codes", "code_dim", "hidden", "ema_decay", "prior_hidden", "prior_blocks")}
 PROTOCOLS = {
     "default": ("10,000 samples (or as given by n) scored in the MNIST reference classifier's "
                 "feature space against the 10,000 MNIST test images; real-vs-real floor FID 2.28"),
@@ -71,6 +74,12 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
         if config.get("target") != "digits":
             raise SystemExit("the zoo ships the CycleGAN between two digit sets (--target digits)")
         kind, model_key = "cyclegan-digits", model_key or "cyclegan"
+    elif example == "pixelcnn_mnist":
+        kind, model_key = "pixelcnn", model_key or "model"
+    elif example in ("flow_glow_mnist", "flow_realnvp_mnist"):
+        kind, model_key = config["arch"], model_key or "model"
+    elif example == "vqvae_mnist":
+        kind, model_key = "vqvae", model_key or "vqvae"
     elif example in ("rbm_mnist", "dbn_mnist"):
         kind = "rbm" if example == "rbm_mnist" else "dbn"
         model_key = model_key or "dbn"
@@ -88,6 +97,11 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
     if kind in ("vae", "cvae"):          # the example settles the prior after recording its flags
         model_config["prior"] = metrics.get("prior") or ("class" if kind == "cvae" else "standard")
     state = {k: np.asarray(v) for k, v in checkpoint["models"][model_key].items()}
+    if kind in LIKELIHOOD_CONFIG:
+        model_config = {k: config[k] for k in LIKELIHOOD_CONFIG[kind]}
+    if kind == "vqvae":                  # the codes' model and their prior, as one module
+        state = {**{"vqvae." + k: v for k, v in state.items()},
+                 **{"prior." + k: np.asarray(v) for k, v in checkpoint["models"]["prior"].items()}}
     if kind == "cyclegan-digits":        # only G: A → B samples; F and the two critics stay behind
         model_config = {"gen_width": config["gen_width"], "blocks": config["blocks"]}
         state = {k[len("G."):]: v for k, v in state.items() if k.startswith("G.")}
@@ -118,6 +132,21 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
                                                    "cycle_l1_ABA", "cycle_l1_BAB", "digits_floor_fid",
                                                    "mnist_floor_fid", "eval_n_A", "eval_n_B")},
                         "F_of_digits_vs_mnist": _pick(metrics["F_of_digits_vs_mnist"])}
+    elif kind in LIKELIHOOD_CONFIG:
+        figure = {"pixelcnn": "test_nll_nats", "vqvae": "test_nll_bound_nats"}.get(kind, "test_bits_per_dim")
+        stderr = {"pixelcnn": "test_nll_stderr", "vqvae": "test_nll_bound_stderr"}.get(kind,
+                                                                                        "test_bits_per_dim_stderr")
+        card_metrics = {"likelihood": {"figure": figure, "value": metrics[figure], "stderr": metrics[stderr],
+                                       "unit": kinds()[kind].unit,
+                                       "n": metrics.get("test_nll_n", metrics.get("test_n")),
+                                       "protocol": metrics.get("binarization") or metrics.get("dequantization")},
+                        "samples": _pick(metrics.get("samples", {}))}
+        for key in ("samples_reduced_temperature", "code_perplexity", "codes_used", "test_reconstruction_nll_nats",
+                    "test_prior_nll_nats"):
+            if key in metrics:
+                card_metrics[key] = _pick(metrics[key]) if isinstance(metrics[key], dict) else metrics[key]
+        if "clamped_samples" in metrics.get("samples", {}):
+            card_metrics["samples"]["clamped_samples"] = metrics["samples"]["clamped_samples"]
     elif kind in ("ddpm", "ddpm-cfg"):
         sampling = {"sampler": metrics.get("sampler") or "ancestral", "steps": metrics["sample_steps"]}
         scored = {k: _pick(v) for k, v in metrics.items() if k.startswith("samples") and isinstance(v, dict)}

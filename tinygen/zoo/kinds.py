@@ -3,7 +3,9 @@
 A kind is three things: ``build(config)`` makes the network from the card's
 ``config`` (the same constructor arguments the example used), ``draw(model, n,
 labels, extra, options)`` returns images as a float32 NumPy array (N, 1, 28, 28)
-in [0, 1], and ``conditional`` says whether it takes labels.
+in [0, 1], and ``conditional`` says whether it takes labels. The likelihood models
+add ``likelihood(model, n)``: their per-image figure on the first n test images,
+under the examples' evaluation protocol (seed 1234).
 """
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ from ..models import gans
 from ..models.diffusion import DDPM
 from ..models.energy import DeepBeliefNetwork
 from ..models.vae import VAE, ClassConditionalMixture, GaussianMixture
+from .. import nn
 from ..nn import functional as F
+
+EVAL_SEED = 1234          # the examples' --eval-seed: the one binarization / dequantization of the test set
 
 
 def _host(t):
@@ -163,6 +168,84 @@ class Translation(Kind):
             return _gan_images(model(x)), digits[start:start + n].astype(np.int64)
 
 
+def _per_image(figure, x_all, batch=500):
+    """``figure`` (a model's per-image NLL) over x_all in batches, as float64 NumPy."""
+    with no_grad():
+        return np.concatenate([_backend.to_numpy(figure(tensor(x_all[i:i + batch])).data)
+                               for i in range(0, len(x_all), batch)]).astype(np.float64)
+
+
+class Autoregressive(Kind):
+    """A PixelCNN: binary images drawn pixel by pixel; likelihood = exact NLL in nats."""
+    unit = "nats"
+
+    def build(self, config):
+        from ..models.autoregressive import PixelCNN
+        return PixelCNN(config["hidden"], config["blocks"])
+
+    def draw(self, model, n, labels, extra, options):
+        return _host(model.sample(n)), None
+
+    def likelihood(self, model, n):
+        from ..data import binarized_mnist
+        return _per_image(model.nll, binarized_mnist("test", n, EVAL_SEED)[0])
+
+
+class Flow(Kind):
+    """RealNVP or Glow: x = f⁻¹(T·z), z ~ N(0, I); likelihood = bits/dim of dequantized pixels."""
+    options = {"temperature": (float, "the prior's temperature T (1: the model's density; 0.7 is smoother)")}
+    unit = "bits/dim"
+
+    def build(self, config):
+        from ..models.flows import Glow, RealNVP
+        if config["arch"] == "glow":
+            return Glow(config["levels"], config["steps"], config["hidden"])
+        return RealNVP(config["levels"], config["hidden"])
+
+    def draw(self, model, n, labels, extra, options):
+        with no_grad():
+            x = model.sample(n, float(options.get("temperature") or 1.0))
+        return np.clip(_host(x), 0.0, 1.0), None
+
+    def likelihood(self, model, n):
+        from ..data import dequantized_mnist
+        return _per_image(model.bits_per_dim, dequantized_mnist("test", n, EVAL_SEED)[0])
+
+
+class CodesWithPrior(nn.Module):
+    """A VQ-VAE and the categorical PixelCNN prior over its 7×7 code maps, shipped as one."""
+
+    def __init__(self, vqvae, prior):
+        super().__init__()
+        self.vqvae, self.prior = vqvae, prior
+
+    def nll_bound(self, x):
+        """-log p(x | z_q) - log p(k(x)) per image (nats): an upper bound on -log p(x)."""
+        return self.vqvae.reconstruction_nll(x) + self.prior.nll(self.vqvae.encode(x))
+
+
+class VectorQuantized(Kind):
+    """Code maps k ~ the PixelCNN prior, decoded to mean images sigmoid(decoder(e_k));
+    likelihood = the bound -log p(x|z_q) - log p(k) in nats."""
+    unit = "nats"
+
+    def build(self, config):
+        from ..models.autoregressive import CategoricalPixelCNN
+        from ..models.vq import VQVAE
+        vqvae = VQVAE(config["num_codes"], config["code_dim"], config["hidden"],
+                      ema_decay=config.get("ema_decay") or None)     # the EMA codebook's buffers
+        return CodesWithPrior(vqvae,
+                              CategoricalPixelCNN(config["num_codes"], config["prior_hidden"], config["prior_blocks"]))
+
+    def draw(self, model, n, labels, extra, options):
+        with no_grad():
+            return _host(F.sigmoid(model.vqvae.decode(model.prior.sample(n, 7, 7)))), None
+
+    def likelihood(self, model, n):
+        from ..data import binarized_mnist
+        return _per_image(model.nll_bound, binarized_mnist("test", n, EVAL_SEED)[0])
+
+
 def model_latent_dim(model):
     if hasattr(model, "latent_dim"):
         return model.latent_dim
@@ -185,4 +268,8 @@ def kinds():
         "ddpm": Diffusion(conditional=False),
         "ddpm-cfg": Diffusion(conditional=True),
         "cyclegan-digits": Translation(),
+        "pixelcnn": Autoregressive(),
+        "vqvae": VectorQuantized(),
+        "realnvp": Flow(),
+        "glow": Flow(),
     }
