@@ -74,7 +74,15 @@ def test_interpolate_nearest_and_bilinear(seed, h, w, scale):
     near = F.interpolate(x, scale_factor=scale, mode="nearest")
     check_forward(near, xv.repeat(scale, axis=2).repeat(scale, axis=3))
     gradcheck(lambda t: F.interpolate(t, scale_factor=scale), (x,))
+    gradgradcheck(lambda t: F.interpolate(t, scale_factor=scale), (x,))
     oh, ow = h * scale + 1, w * scale
+    # other sizes gather src = ⌊dst · in/out⌋ (PyTorch's 'nearest'), written as a loop
+    gathered = np.zeros((1, 2, oh, ow))
+    for r in range(oh):
+        for c in range(ow):
+            gathered[:, :, r, c] = xv[:, :, min(int(np.floor(r * h / oh)), h - 1), min(int(np.floor(c * w / ow)), w - 1)]
+    check_forward(F.interpolate(x, size=(oh, ow), mode="nearest"), gathered)
+    gradcheck(lambda t: F.interpolate(t, size=(oh, ow), mode="nearest"), (x,))
     expected = np.zeros((1, 2, oh, ow))
     for r in range(oh):                 # PyTorch's bilinear, align_corners=False
         sr = max((r + 0.5) * h / oh - 0.5, 0.0)

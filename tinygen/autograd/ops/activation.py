@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ...backend import get_array_module
 from ..function import Function
 from ..tensor import constant
@@ -61,8 +63,13 @@ class Sigmoid(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        e = xp.exp(-xp.abs(x))           # in (0, 1]: never overflows
-        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        # 1 / (1 + e^(-x)) in place, three passes: e^(-x) overflows to inf for x < -88
+        # (float32), and 1 / inf = 0 is the right limit, so the overflow warning is muted.
+        # (A where() over two stable branches was 6x slower, the U-Net's largest elementwise cost.)
+        with np.errstate(over="ignore"):
+            e = xp.asarray(xp.exp(-x))      # asarray: a 0-d input gives a NumPy scalar, not an array
+        e += 1
+        return xp.reciprocal(e, out=e)
 
     def backward(self, gy):
         y = self.output()
