@@ -103,6 +103,43 @@ def test_logits_of_a_row_need_only_the_window_of_rows_above_it():
         assert np.abs(too_short - full[:, :, 8]).max() > 1e-6
 
 
+def test_logits_of_a_pixel_need_only_the_window_of_columns_around_it():
+    """Columns c - R … c + R (with rows r - R … r) give pixel (r, c)'s logit exactly; a
+    window one column short on either side does not."""
+    model = small_model()                                  # R = 5
+    x = tg.tensor((np.random.default_rng(2).random((2, 1, 8, 16)) < 0.5).astype(np.float64), dtype="float64")
+    with tg.no_grad():
+        full = model(x).numpy()
+        for row, col in ((7, 8), (7, 0), (6, 15), (3, 5)):
+            top, left = max(0, row - 5), max(0, col - 5)
+            window = model(x[:, :, top:row + 1, left:col + 6]).numpy()[:, :, row - top, col - left]
+            np.testing.assert_allclose(window, full[:, :, row, col], rtol=1e-12, atol=1e-12)
+        assert np.abs(model(x[:, :, 2:8, 4:13]).numpy()[:, :, -1, 4] - full[:, :, 7, 8]).max() > 1e-9  # left short
+        assert np.abs(model(x[:, :, 2:8, 3:13]).numpy()[:, :, -1, 5] - full[:, :, 7, 8]).max() > 1e-9  # right short
+
+
+def test_windowed_sampler_follows_the_full_image_logits(monkeypatch):
+    """Every logit the sampler draws a pixel from equals the whole-image pass's logit for
+    that pixel, given the pixels drawn so far (and the same seed gives the same draws)."""
+    model = small_model()
+    seen = []
+    real_draw = model._draw
+
+    def recording_draw(logits):
+        seen.append(logits.numpy().copy())
+        return real_draw(logits)
+    monkeypatch.setattr(model, "_draw", recording_draw)
+    tg.manual_seed(5)
+    fast = model.sample(3, 8, 13).numpy()
+    model.eval()
+    x = tg.tensor(fast, dtype="float64")
+    with tg.no_grad():
+        full = model(x).numpy()                  # causal: pixel i's logit sees only pixels < i
+    expected = [full[:, :, row, col] for row in range(8) for col in range(13)]
+    np.testing.assert_allclose(np.stack(seen), np.stack(expected), rtol=1e-12, atol=1e-12)
+    assert 0.0 < fast.mean() < 1.0
+
+
 def test_nll_on_a_hand_computed_case():
     # the last conv set to 0 ⇒ every logit is 0 ⇒ p = ½ per pixel ⇒ NLL = H·W·ln 2 per image
     model = small_model()

@@ -127,17 +127,21 @@ class PixelCNN(nn.Module):
     def sample(self, n, height=28, width=28):
         """Draw n images pixel by pixel, each pixel from its conditional given x_<i.
 
-        Row r's logits depend on rows r - R … r only (R = ``receptive_rows``: 3 from the 7×7
-        mask-A conv, 1 per masked 3×3), so each pass runs the network on that window of
-        rows, not on the whole image."""
+        Pixel (r, c)'s logits depend on rows r - R … r and columns c - R … c + R only
+        (R = ``receptive_rows``: 3 from the 7×7 mask-A conv, 1 per masked 3×3), so each pass
+        runs the network on that window, not on the whole image: the zero padding at a
+        window's edge corrupts one more column (or row) per layer inward, and R layers'
+        worth leaves the centre exact."""
         was_training = self.training
         self.eval()
         x = self._blank(n, height, width)
+        reach = self.receptive_rows
         with no_grad():
             for row in range(height):
-                top = max(0, row - self.receptive_rows)
+                top = max(0, row - reach)
                 for col in range(width):
-                    logits = self(x[..., top:row + 1, :])[:, :, row - top, col]
+                    left = max(0, col - reach)
+                    logits = self(x[..., top:row + 1, left:col + reach + 1])[:, :, row - top, col - left]
                     x[..., row, col] = self._draw(logits)
         self.train(was_training)
         return x
