@@ -14,7 +14,7 @@ of the weights (--ema, as in the paper). metrics.json holds the test L_simple on
 With --conditional the U-Net also sees the label (dropped to ∅ with probability
 --p-uncond) and the samples are scored, with their conditional accuracy, at every
 guidance scale in --guidance-scales (the first one draws samples.png). It writes
-samples.png/.npz, denoising.png (one reverse trajectory) and losses.png.
+samples.png/.npz, reverse_process.png (x_t along the reverse process of 8 samples) and losses.png.
 """
 
 
@@ -69,20 +69,17 @@ def samples(model, n, args, labels=None, guidance=0.0, batch=500):
         for i in range(0, n, batch)])
 
 
-def denoising_strip(model, run, args):
-    """x_t along one reverse trajectory per row: how noise becomes a digit."""
-    frames = []
+def reverse_process_strip(model, run, args):
+    """x_t along the reverse process, one sample per row: how noise becomes a digit."""
     tg.manual_seed(0)
-    with tg.no_grad():
-        labels = np.arange(8) if args.conditional else None
-        x = model.sample(8, args.sample_steps, sampler=args.sampler, labels=labels,
-                         guidance=args.guidance_scales[0])      # the end points, then re-noise them
-        for t in np.linspace(0, model.num_steps - 1, 10).astype(int)[::-1]:
-            noisy = model.q_sample(x, tg.tensor(np.full(8, t)), tg.randn(*x.shape))
-            frames.append((noisy.clamp(-1, 1).numpy() + 1) / 2)
+    labels = np.arange(8) if args.conditional else None
+    model.sample(8, args.sample_steps, sampler=args.sampler, labels=labels, guidance=args.guidance_scales[0],
+                 snapshots=10)
+    frames = [(x + 1.0) / 2.0 for _, x in model.last_trajectory]
     grid = np.stack(frames, 1).reshape(-1, 1, 28, 28)
-    viz.save_image_grid(grid, run.path("denoising.png"), nrow=10,
-                        title="q(x_t | x_0) of final samples, t from T (left) to 0 (right)")
+    times = ", ".join(str(t) for t, _ in model.last_trajectory)
+    viz.save_image_grid(grid, run.path("reverse_process.png"), nrow=len(frames),
+                        title=f"the reverse process, x_t at t = {times}")
 
 
 def main(argv=None):
@@ -129,7 +126,7 @@ def main(argv=None):
             metrics[name] = evaluate_samples(images_out, labels, "mnist", args.fid_n)
         except FileNotFoundError as exc:       # the reference classifier is not trained yet
             metrics[name] = {"skipped": str(exc)}
-    denoising_strip(sampler, run, args)
+    reverse_process_strip(sampler, run, args)
     metrics.update({"epochs": args.epochs, "channels": args.channels, "sample_steps": args.sample_steps,
                     "sampler": args.sampler, "conditional": args.conditional,
                     "guidance_scales": args.guidance_scales if args.conditional else None,

@@ -227,3 +227,19 @@ def test_conditional_unet_reads_the_label_and_defaults_to_null():
         model.sample(2, steps=2, labels=[1, 2], sampler="euler")
     assert sorted(DDPM(channels=8).state_dict()) == sorted(k for k in model.state_dict()
                                                            if not k.startswith("net.label_embedding"))
+
+
+def test_snapshots_follow_the_reverse_process_from_noise_to_the_sample():
+    model = DDPM(channels=8)
+    target = tg.tensor(np.random.default_rng(0).uniform(-0.9, 0.9, (1, 1, 28, 28)).astype(np.float32))
+    model.net = OneImageOracle(model, target)
+    tg.manual_seed(2)
+    x = model.sample(3, steps=20, sampler="ddim", snapshots=5).numpy()
+    times = [t for t, _ in model.last_trajectory]
+    assert len(times) == 5 and times[0] == 1000 and times[-1] == 0 and times == sorted(times, reverse=True)
+    tg.manual_seed(2)
+    noise = tg.randn(3, 1, 28, 28).clamp(-1, 1).numpy()
+    np.testing.assert_array_equal(model.last_trajectory[0][1], noise)          # x_T, the starting noise
+    np.testing.assert_array_equal(model.last_trajectory[-1][1], x)             # x_0, the sample
+    errors = [np.abs(frame - target.numpy()).mean() for _, frame in model.last_trajectory]
+    assert errors == sorted(errors, reverse=True)                              # ever closer to the data

@@ -264,7 +264,7 @@ def test_ddpm_quick(tmp_path):
     assert metrics["sampled_from"] == "EMA of the weights"
     images = np.load(tmp_path / "samples.npz")["images"]
     assert images.shape == (16, 1, 28, 28) and images.min() >= 0 and images.max() <= 1
-    for name in ("samples.png", "denoising.png", "losses.png", "metrics.json", "checkpoint.npz"):
+    for name in ("samples.png", "reverse_process.png", "losses.png", "metrics.json", "checkpoint.npz"):
         assert (tmp_path / name).exists(), name
 
 
@@ -277,7 +277,7 @@ def test_ddpm_conditional_quick_scores_every_guidance_scale(tmp_path):
     for name in ("samples_w0", "samples_w2"):       # scored with the labels they were drawn for
         assert metrics[name]["n"] == 50 and 0 <= metrics[name]["conditional_accuracy"] <= 100
     assert "samples" not in metrics
-    assert (tmp_path / "denoising.png").exists() and (tmp_path / "samples.png").exists()
+    assert (tmp_path / "reverse_process.png").exists() and (tmp_path / "samples.png").exists()
 
 
 def fashion_stand_in(monkeypatch):

@@ -128,10 +128,13 @@ class DDPM(nn.Module):
         previous = np.concatenate([[1.0], alpha_bars[:-1]])
         return tau, 1.0 - alpha_bars / previous
 
-    def sample(self, n, steps=None, progress=False, labels=None, guidance=0.0, sampler="ancestral", eta=0.0):
+    def sample(self, n, steps=None, progress=False, labels=None, guidance=0.0, sampler="ancestral", eta=0.0,
+               snapshots=0):
         """n images in [-1, 1] over ``steps`` timesteps (default all T): ``sampler`` "ancestral"
         (Algorithm 2) or "ddim" (η = ``eta``; 0 is deterministic); a conditional model draws
-        the digits ``labels`` (n,) with guidance scale ``guidance``; ``progress``: a tqdm bar."""
+        the digits ``labels`` (n,) with guidance scale ``guidance``; ``progress``: a tqdm bar.
+        ``snapshots`` > 0 keeps x_t at that many evenly spaced points of the reverse process
+        (x_T first, the final x_0 last) in ``self.last_trajectory``, a list of (t, array)."""
         if sampler not in self.SAMPLERS:
             raise ValueError(f"sampler must be one of {self.SAMPLERS}, got {sampler!r}")
         y = self._labels(labels, n)
@@ -145,11 +148,15 @@ class DDPM(nn.Module):
         with no_grad():
             x = randn(n, *self.image_shape, dtype=weight.dtype, device=weight.device)
             reverse = range(len(tau) - 1, -1, -1)
+            keep = set(np.linspace(len(tau) - 1, 0, snapshots).round().astype(int)[:-1]) if snapshots > 1 else set()
+            self.last_trajectory = []
             if progress:
                 import sys
                 from tqdm import tqdm
                 reverse = tqdm(reverse, desc=f"{sampler} ({n} images)", file=sys.stderr, mininterval=1.0)
             for i in reverse:
+                if i in keep:                                    # x_t before this step, t = τ_i + 1
+                    self.last_trajectory.append((int(tau[i]) + 1, x.clamp(-1.0, 1.0).numpy()))
                 t = full((n,), int(tau[i]), dtype="int64", device=weight.device)   # made on the device
                 eps = self.predict_noise(x, t, y, guidance)
                 # Python floats from the float64 schedule: x stays float32
@@ -159,6 +166,8 @@ class DDPM(nn.Module):
                 else:
                     x = self.ddim_step(x, eps, alpha_bar, alpha_bar_prev, eta)
         self.train(was_training)
+        if snapshots:
+            self.last_trajectory.append((0, x.clamp(-1.0, 1.0).numpy()))
         return x.clamp(-1.0, 1.0)
 
     def ancestral_step(self, x, eps, beta, alpha_bar, last):
