@@ -144,8 +144,8 @@ def test_each_reverse_step_is_the_closed_form_posterior_mean(steps, monkeypatch)
 
 @pytest.mark.parametrize("eta", [0.0, 0.5])
 def test_each_ddim_step_is_song_et_al_eq_12(eta, monkeypatch):
-    """x_prev = √ᾱ_prev x̂_0 + √(1 - ᾱ_prev - σ²) ε + σ z with x̂_0 clipped to [-1, 1] and
-    σ = η √((1 - ᾱ_prev)/(1 - ᾱ_t)) √(1 - ᾱ_t/ᾱ_prev), by hand on a respaced schedule."""
+    """x_prev = √ᾱ_prev x̂_0 + √(1 - ᾱ_prev - σ²) ε + σ z with x̂_0 clipped to [-1, 1], ε
+    re-derived from the clipped x̂_0, and σ = η √((1 - ᾱ_prev)/(1 - ᾱ_t)) √(1 - ᾱ_t/ᾱ_prev), by hand on a respaced schedule."""
     import tinygen.models.diffusion.ddpm as ddpm_module
     model = DDPM(channels=8, num_steps=50)
     model.net = AffinePredictor(model)
@@ -162,11 +162,29 @@ def test_each_ddim_step_is_song_et_al_eq_12(eta, monkeypatch):
         ab_prev = model.alpha_bars[tau[i - 1]] if i > 0 else 1.0
         eps = 0.3 * x + 0.01 * (tau[i] + 1)
         x0_hat = np.clip((x - np.sqrt(1 - ab) * eps) / np.sqrt(ab), -1, 1)
+        eps = (x - np.sqrt(ab) * x0_hat) / np.sqrt(1 - ab)          # the noise the clipped x̂_0 implies
         sigma = eta * np.sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
         x = np.sqrt(ab_prev) * x0_hat + np.sqrt(1 - ab_prev - sigma ** 2) * eps
         if sigma > 0:
             x = x + sigma * next(z)
     np.testing.assert_allclose(got, np.clip(x, -1, 1), rtol=1e-4, atol=1e-5)
+
+
+def test_a_ddim_step_keeps_the_noise_its_clipped_x0_implies():
+    """η = 0: x_t and x_prev are √ᾱ x̂_0 + √(1 - ᾱ) ε̂ with one clipped x̂_0 and one ε̂, also
+    where a large ε̃ (guidance extrapolates) puts x̂_0 far outside [-1, 1]."""
+    model = DDPM(channels=8)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 1, 28, 28)).astype(np.float32)
+    eps = 3.0 * rng.standard_normal((2, 1, 28, 28)).astype(np.float32)
+    ab, ab_prev = float(model.alpha_bars[900]), float(model.alpha_bars[850])
+    x_prev = model.ddim_step(tg.tensor(x), tg.tensor(eps), ab, ab_prev, 0.0).numpy().astype(np.float64)
+    x0_unclipped = (x - np.sqrt(1 - ab) * eps) / np.sqrt(ab)
+    assert (np.abs(x0_unclipped) > 1).mean() > 0.5                       # clipping is at work here
+    x0 = np.clip(x0_unclipped, -1, 1)
+    implied_at_t = (x - np.sqrt(ab) * x0) / np.sqrt(1 - ab)
+    implied_at_prev = (x_prev - np.sqrt(ab_prev) * x0) / np.sqrt(1 - ab_prev)
+    np.testing.assert_allclose(implied_at_prev, implied_at_t, rtol=1e-4, atol=1e-4)
 
 
 class LabelRecorder(nn.Module):

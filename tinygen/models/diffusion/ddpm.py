@@ -19,7 +19,7 @@ timesteps, with β's recomputed so that ᾱ is unchanged on τ: β'_i = 1 - ᾱ_
 
 DDIM (Song, Meng & Ermon, 2021, eq. 12) walks the same subsequence with a deterministic
 update (η = 0) that needs far fewer steps: from the predicted clean image
-x̂_0 = (x_t - √(1 - ᾱ_t) ε̂) / √ᾱ_t,
+x̂_0 = (x_t - √(1 - ᾱ_t) ε̂) / √ᾱ_t, clipped to [-1, 1] (ε̂ then re-derived from it),
 
     x_prev = √ᾱ_prev x̂_0 + √(1 - ᾱ_prev - σ²) ε̂ + σ z,   σ = η √((1 - ᾱ_prev)/(1 - ᾱ_t)) √(1 - ᾱ_t/ᾱ_prev)
 
@@ -177,8 +177,13 @@ class DDPM(nn.Module):
 
     def ddim_step(self, x, eps, alpha_bar, alpha_bar_prev, eta):
         """x_prev = √ᾱ_prev x̂_0 + √(1 - ᾱ_prev - σ²) ε̂ + σ z, x̂_0 = (x_t - √(1 - ᾱ_t) ε̂)/√ᾱ_t.
-        x̂_0 is clipped to the data range [-1, 1], as the DDIM and DDPM reference samplers do."""
+        x̂_0 is clipped to the data range [-1, 1] and ε̂ re-derived from the clipped x̂_0,
+        ε̂ = (x_t - √ᾱ_t x̂_0)/√(1 - ᾱ_t), so that x_t and x_prev share one (x̂_0, ε̂) pair.
+        Clipping x̂_0 alone would pair a clipped x̂_0 with the unclipped ε̂: near t = T, where
+        x̂_0 divides by √ᾱ_t ≈ 0, that mismatch adds noise the later steps never remove
+        (guided samples, whose ε̃ extrapolates, fall apart)."""
         x0 = ((x - math.sqrt(1.0 - alpha_bar) * eps) / math.sqrt(alpha_bar)).clamp(-1.0, 1.0)
+        eps = (x - math.sqrt(alpha_bar) * x0) / math.sqrt(1.0 - alpha_bar)
         sigma = eta * math.sqrt((1.0 - alpha_bar_prev) / (1.0 - alpha_bar) * (1.0 - alpha_bar / alpha_bar_prev))
         x_prev = math.sqrt(alpha_bar_prev) * x0 + math.sqrt(max(1.0 - alpha_bar_prev - sigma ** 2, 0.0)) * eps
         return x_prev + sigma * randn(*x.shape, dtype=x.dtype, device=x.device) if sigma > 0 else x_prev
