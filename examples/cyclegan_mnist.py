@@ -12,7 +12,11 @@ that F(G(a)) ≈ a, so G must keep enough of a's shape to redraw it. Between two
 sets a good translation keeps the digit, and that is measured (CyCADA's protocol): the
 reference classifier of the target domain labels G(x) for every test image x of the
 source domain, and ``label_kept_AB`` / ``label_kept_BA`` are the shares that keep x's
-label. An epoch is one pass over the smaller domain (the other is reshuffled each epoch).
+label. With --lambda-semantic > 0 (CyCADA's semantic consistency) the generators are also
+trained to keep what each domain's own reference classifier sees: the MNIST classifier's
+label of a on G(a), the digits classifier's label of b on F(b). Label preservation reads
+the other classifier in each direction (the digits one on G(a), the MNIST one on F(b)), so
+no direction is scored by the classifier that trained it. An epoch is one pass over the smaller domain (the other is reshuffled each epoch).
 Per step: one generator update (LSGAN + cycle + identity losses), then one discriminator
 update on fakes drawn from a pool of the last 50 (see tinygen/models/cyclegan.py); Adam
 2e-4, β = (0.5, 0.999) as in the paper, images in [-1, 1].
@@ -29,7 +33,7 @@ import numpy as np
 
 import tinygen as tg
 from tinygen import data, experiment, optim, viz
-from tinygen.metrics import evaluate_samples, features_and_probs, real_floor
+from tinygen.metrics import evaluate_samples, features_and_probs, load_reference_classifier, real_floor
 from tinygen.models import CycleGAN
 from tinygen.models.translation import ImagePool
 
@@ -44,6 +48,10 @@ def add_flags(parser):
     parser.add_argument("--lambda-identity", type=float, default=0.5, help="as a fraction of λ_cyc")
     parser.add_argument("--pool-size", type=int, default=50,
                         help="past fakes kept to train the discriminators on (Shrivastava et al.)")
+    parser.add_argument("--lambda-semantic", type=float, default=0.0,
+                        help="weight λ_sem of CyCADA's semantic consistency: each domain's reference "
+                             "classifier asks the translation of an image to keep the label it gives "
+                             "the image (0: the paper's CycleGAN)")
     parser.add_argument("--eval-n", type=int, default=10_000, help="test images per domain")
 
 
@@ -108,13 +116,16 @@ def main(argv=None):
     opt_g = optim.Adam(model.generator_parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = optim.Adam(model.discriminator_parameters(), lr=args.lr, betas=(0.5, 0.999))
     pool_a, pool_b = ImagePool(args.pool_size, args.seed), ImagePool(args.pool_size, args.seed + 1)
+    # frozen, in eval mode: the semantic term moves only the generators
+    classifiers = tuple(load_reference_classifier(d).requires_grad_(False) for d in ("mnist", args.target)) \
+        if args.lambda_semantic else None
     state = run.resume({"cyclegan": model}, {"G": opt_g, "D": opt_d})
     if state and "pool_a" in state["extra"]:            # the past fakes D trains on, and their coin
         pool_a.load_state_dict(state["extra"]["pool_a"])
         pool_b.load_state_dict(state["extra"]["pool_b"])
 
     def train_step(real_a, real_b):
-        g_loss, parts, fake_a, fake_b = model.generator_loss(real_a, real_b)
+        g_loss, parts, fake_a, fake_b = model.generator_loss(real_a, real_b, classifiers, args.lambda_semantic)
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
@@ -134,7 +145,7 @@ def main(argv=None):
     metrics = evaluate(model, args, run)
     metrics.update({"epochs": args.epochs, "target": args.target, "steps_per_epoch": len(pairs),
                     "blocks": args.blocks, "lambda_cycle": args.lambda_cycle,
-                    "lambda_identity": args.lambda_identity})
+                    "lambda_identity": args.lambda_identity, "lambda_semantic": args.lambda_semantic})
     run.write_metrics(metrics)
     run.finish()
     return metrics

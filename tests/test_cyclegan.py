@@ -81,6 +81,36 @@ def test_each_step_moves_only_its_networks():
     assert not all(np.array_equal(x, p.detach().numpy()) for x, p in zip(d_before, model.discriminator_parameters()))
 
 
+def test_semantic_consistency_is_each_classifiers_cross_entropy_on_the_translation():
+    """λ_sem [CE(f_A(G(a)), argmax f_A(a)) + CE(f_B(F(b)), argmax f_B(b))], by hand with linear
+    classifiers; it moves G and F and leaves the frozen classifiers and the state_dict alone."""
+    tg.manual_seed(0)
+    model = CycleGAN(gen_width=4, num_blocks=1, disc_width=4)
+    keys = list(model.state_dict())
+    f_a, f_b = (nn.Sequential(nn.Flatten(), nn.Linear(784, 3)).requires_grad_(False) for _ in range(2))
+    a, b = tg.rand(4, 1, 28, 28) * 2 - 1, tg.rand(4, 1, 28, 28) * 2 - 1
+    base, _, _, _ = model.generator_loss(a, b)
+    loss, parts, fake_a, fake_b = model.generator_loss(a, b, (f_a, f_b), lambda_semantic=2.0)
+
+    def ce_by_hand(f, source, translated):
+        w, bias = f[1].weight.numpy().astype(np.float64), f[1].bias.numpy().astype(np.float64)
+        total = 0.0
+        for s, t in zip(source.numpy().astype(np.float64), translated.detach().numpy().astype(np.float64)):
+            label = int(np.argmax(w @ ((s.ravel() + 1) / 2) + bias))
+            logits = w @ ((t.ravel() + 1) / 2) + bias
+            total += np.log(np.exp(logits).sum()) - logits[label]
+        return total / len(source)
+
+    expected = ce_by_hand(f_a, a, fake_b) + ce_by_hand(f_b, b, fake_a)
+    assert parts["semantic"].item() == pytest.approx(expected, rel=1e-4)
+    assert loss.item() == pytest.approx(base.item() + 2.0 * expected, rel=1e-4)
+    model.zero_grad()
+    parts["semantic"].backward()
+    assert all(p.grad is not None for p in model.G.parameters()) and f_a[1].weight.grad is None
+    assert all(p.grad is None for p in model.discriminator_parameters())
+    assert list(model.state_dict()) == keys
+
+
 def test_image_pool_fills_then_swaps_half():
     pool = ImagePool(size=4, seed=0)
     first = tg.arange(6).float().reshape(6, 1, 1, 1)

@@ -9,6 +9,13 @@ D_A (real A vs F(b)). With least-squares GAN losses (the paper's choice) the obj
     + λ_id  (‖G(b) - b‖₁ + ‖F(a) - a‖₁)                                     (identity, optional)
 
 with λ_cyc = 10 and λ_id = 0.5 λ_cyc (sec. 4 and 5.2); ‖·‖₁ is the mean absolute error.
+Optionally (CyCADA, Hoffman et al., 2018, eq. 4), frozen classifiers f_A, f_B of the two
+domains tie each translation to its input's content with a semantic-consistency term
+
+    + λ_sem (CE(f_A(G(a)), argmax f_A(a)) + CE(f_B(F(b)), argmax f_B(b)))
+
+each classifier's own label of the input is what the translation must keep (no labels
+are read; a classifier sees images in [0, 1]).
 Without labels or pairs, the cycle term is what ties an output to its input. Each D
 is trained against a pool of the last 50 generated images (Shrivastava et al., 2017),
 not only the newest, and halves its loss (the paper's ½), which slows D relative to G.
@@ -22,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import nn
+from ...autograd.grad_mode import no_grad
 from ...backend import to_numpy
 from ...creation import tensor, zeros
 
@@ -136,6 +144,15 @@ def l1(a, b):
     return (a - b).abs().mean()
 
 
+def semantic_consistency(classifier, source, translated):
+    """CE(f(translated), argmax f(source)): f's label of each source image, kept by its
+    translation; images in [-1, 1] go to f as (x + 1)/2. f is frozen: only the
+    translation gets gradients."""
+    with no_grad():
+        kept = classifier((source + 1.0) / 2.0).data.argmax(1)
+    return nn.functional.cross_entropy(classifier((translated + 1.0) / 2.0), kept)
+
+
 class CycleGAN(nn.Module):
     """G: A → B, F: B → A, D_A, D_B, and the losses above."""
 
@@ -152,8 +169,10 @@ class CycleGAN(nn.Module):
     def discriminator_parameters(self):
         return list(self.D_A.parameters()) + list(self.D_B.parameters())
 
-    def generator_loss(self, real_a, real_b):
-        """The generators' objective and its parts; also returns the fakes (for the D step)."""
+    def generator_loss(self, real_a, real_b, classifiers=None, lambda_semantic=0.0):
+        """The generators' objective and its parts; also returns the fakes (for the D step).
+        ``classifiers``: (f_A, f_B), frozen, in eval mode, for the λ_sem term (kept out of
+        this module, so its state_dict is the same with and without them)."""
         fake_b, fake_a = self.G(real_a), self.F(real_b)
         adversarial = lsgan_loss(self.D_B(fake_b), 1.0) + lsgan_loss(self.D_A(fake_a), 1.0)
         cycle = l1(self.F(fake_b), real_a) + l1(self.G(fake_a), real_b)
@@ -163,6 +182,11 @@ class CycleGAN(nn.Module):
             identity = l1(self.G(real_b), real_b) + l1(self.F(real_a), real_a)
             loss = loss + self.lambda_identity * self.lambda_cycle * identity
             parts["identity"] = identity
+        if lambda_semantic:
+            f_a, f_b = classifiers
+            semantic = semantic_consistency(f_a, real_a, fake_b) + semantic_consistency(f_b, real_b, fake_a)
+            loss = loss + lambda_semantic * semantic
+            parts["semantic"] = semantic
         return loss, parts, fake_a, fake_b
 
     def discriminator_loss(self, real_a, real_b, fake_a, fake_b):
