@@ -96,6 +96,16 @@ def test_cross_entropy_and_nll(reduction, seed, smoothing, weighted, spatial):
                                  reduction=reduction), np.asarray(expected), rtol=1e-9)
 
 
+def test_cross_entropy_takes_a_raw_index_array_on_the_logits_backend(backend):
+    """Targets as a bare array (as argmax of another network gives them) on either backend:
+    the same loss as the Tensor target; on CuPy no round trip through the host."""
+    z = tg.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    raw = z.data.argmax(1)
+    expected = F.cross_entropy(z, tg.tensor(np.array([0, 1]))).item()
+    assert F.cross_entropy(z, raw).item() == pytest.approx(expected, rel=1e-6)
+    assert F.nll_loss(F.log_softmax(z, dim=1), raw).item() == pytest.approx(expected, rel=1e-6)
+
+
 def test_cross_entropy_soft_targets():
     rng = np.random.default_rng(0)
     zv = rng.uniform(-2, 2, (3, 4))

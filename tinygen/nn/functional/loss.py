@@ -111,7 +111,9 @@ def _class_last(x):
 
 def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
     """-log_probs[n, target[n]], weighted; ignore_index targets count for nothing."""
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target.data if isinstance(target, Tensor) else target
+    if get_array_module(t) is np:         # a list or NumPy array; a device array stays put
+        t = np.asarray(t)
     if t.dtype.kind not in "iu":
         raise TypeError(f"nll_loss targets must be class indices (integers), got {t.dtype}")
     out_shape = t.shape
