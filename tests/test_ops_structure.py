@@ -187,6 +187,28 @@ def test_getitem_integer_arrays_accumulate(data):
 
 
 @given(data=st.data())
+def test_index_select_backward_adds_repeats_along_any_axis(data):
+    """Sorted indices (nearest upsampling's kind: runs and gaps) and unsorted or negative ones
+    (which may alias) take different scatter paths; both must equal the add.at loop."""
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4))
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    n = data.draw(st.integers(1, 7))
+    index = data.draw(st.lists(st.integers(-shape[axis], shape[axis] - 1), min_size=n, max_size=n))
+    if data.draw(st.booleans()):
+        index = sorted(i % shape[axis] for i in index)
+    index = np.array(index)
+    x = leaf(data.draw(arrays(shape)))
+    y = x.index_select(axis, index)
+    weights = np.random.default_rng(0).standard_normal(y.shape)
+    (y * tg.tensor(weights, dtype="float64")).sum().backward()
+    expected = np.zeros(shape)
+    for j, i in enumerate(index):
+        target = (slice(None),) * axis + (i,)
+        expected[target] += weights[(slice(None),) * axis + (j,)]
+    np.testing.assert_allclose(host(x.grad), expected, atol=1e-12)
+
+
+@given(data=st.data())
 def test_getitem_boolean_mask(data):
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
     values = data.draw(arrays(shape))

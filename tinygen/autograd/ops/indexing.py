@@ -20,11 +20,30 @@ def _xp(a):
     return get_array_module(a)
 
 
+def _sorted_axis_index(key):
+    """(axis, index) when ``key`` is slices then one nondecreasing, non-negative 1-D integer
+    array (what index_select and nearest upsampling read with), else None."""
+    *lead, index = key
+    plain_lead = all(isinstance(k, slice) and k == slice(None) for k in lead)
+    if not (plain_lead and isinstance(index, np.ndarray) and index.ndim == 1 and index.dtype.kind in "iu"
+            and len(index) and index[0] >= 0 and (index[1:] >= index[:-1]).all()):   # -1 aliases n-1
+        return None
+    return len(lead), index
+
+
 def _scatter_add_into(out, key, values):
     """out[key] += values, adding repeated positions (unbuffered)."""
     xp = _xp(out)
     if xp is np:
-        np.add.at(out, key, values)
+        sorted_axis = _sorted_axis_index(key)
+        if sorted_axis is None:
+            np.add.at(out, key, values)
+            return
+        # a sorted index: each run of equal indices is one add.reduceat sum, written to
+        # distinct positions (np.add.at's element-by-element loop was ~10x slower here)
+        axis, index = sorted_axis
+        starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+        out[(slice(None),) * axis + (index[starts],)] += np.add.reduceat(values, starts, axis=axis)
     else:
         import cupyx
         cupyx.scatter_add(out, key, values)
