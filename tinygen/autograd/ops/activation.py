@@ -16,6 +16,7 @@ import numpy as np
 
 from ...backend import get_array_module
 from ..function import Function
+from ..grad_mode import state
 from ..tensor import constant
 from . import math as elementwise
 from .reduction import sum as reduce_sum
@@ -164,9 +165,33 @@ def elu(x, alpha=1.0, inplace=False):
     return elementwise.where(x > 0, x, negative)
 
 
+class SiLU(Function):
+    """y = x·σ(x);  dy/dx = σ(x)·(1 + x·(1 - σ(x)))
+
+    One op rather than x * sigmoid(x): the backward is one chain of in-place passes over
+    σ(x), kept from the forward, instead of two products, a sigmoid backward and a sum.
+    With create_graph the same formula runs in ops, so it is differentiable again."""
+
+    def forward(self, x):
+        self.s = Sigmoid.forward(self, x)
+        return x * self.s
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        if state.grad_enabled:
+            s = sigmoid(x)
+            return gy * (s * (1.0 + x * (1.0 - s)))
+        factor = 1.0 - self.s              # σ(1 + x(1 - σ)), built in place
+        factor *= x.data
+        factor += 1.0
+        factor *= self.s
+        factor *= gy.data
+        return constant(factor)
+
+
 def silu(x):
     """y = x · sigmoid(x)"""
-    return x * sigmoid(x)
+    return SiLU()(x)
 
 
 def gelu(x, approximate="none"):
