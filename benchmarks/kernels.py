@@ -118,11 +118,27 @@ def kernel_cases(lib, Fn):
 
     def conv_to_image():
         Fn.conv2d(x4, w4, padding=3).sum().backward()
+
+    # the DDPM U-Net's other kernels, at its 28×28 level (16 channels, batch 64)
+    x5, g5, b5 = t((64, 16, 28, 28)), t((16,)), t((16,))
+    x6 = t((64, 32, 14, 14))
+
+    def group_norm():
+        (Fn.group_norm(x5, 8, g5, b5) ** 2).sum().backward()
+
+    def silu():
+        (Fn.silu(x5) ** 2).sum().backward()
+
+    def upsample():
+        (Fn.interpolate(x6, scale_factor=2) ** 2).sum().backward()
     return [(f"conv2d 128→1 7x7 s1 28x28 b{BATCH // 2} (seed G), f+b",
              conv_to_image),
             ("conv2d 32→64 3x3 s2, 14x14, fwd+bwd", conv),
             ("conv_transpose2d 64→32 3x3 s2, 7x7, fwd+bwd", conv_t),
-            ("batch_norm 64ch 14x14 train, fwd+bwd", bn)]
+            ("batch_norm 64ch 14x14 train, fwd+bwd", bn),
+            ("group_norm 16ch/8 groups 28x28 b64, fwd+bwd", group_norm),
+            ("silu 16ch 28x28 b64, fwd+bwd", silu),
+            ("nearest x2 upsampling 32ch 14x14 b64, fwd+bwd", upsample)]
 
 
 def _peak_rss_mib():

@@ -66,6 +66,32 @@ def test_adaptive_avg_pool2d(seed, h, w, oh, ow):
     gradcheck(lambda t: F.adaptive_avg_pool2d(t, (oh, ow)), (x,))
 
 
+@pytest.mark.parametrize("layout", ["nchw", "batch_last", "sliced"])
+def test_nearest_upsampling_keeps_memory_order_and_sums_blocks(layout):
+    """An integer factor writes s×s blocks in the input's own memory order (a conv output is
+    batch-last); the gradient of each input pixel is the sum of its block, by loop."""
+    from tinygen.autograd import constant
+    rng = np.random.default_rng(0)
+    xv = rng.uniform(-1, 1, (3, 2, 4, 5))
+    if layout == "batch_last":
+        xv = np.ascontiguousarray(xv.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    elif layout == "sliced":
+        xv = rng.uniform(-1, 1, (3, 2, 8, 5))[:, :, ::2]
+    x = constant(xv)
+    x.requires_grad_(True)
+    y = F.interpolate(x, scale_factor=2)
+    np.testing.assert_array_equal(y.detach().numpy(), xv.repeat(2, axis=2).repeat(2, axis=3))
+    if layout != "sliced":
+        assert np.argsort(y.data.strides).tolist() == np.argsort(xv.strides).tolist()
+    gv = rng.uniform(-1, 1, y.shape)
+    y.backward(constant(gv))
+    expected = np.zeros(xv.shape)
+    for i in range(8):
+        for j in range(10):
+            expected[:, :, i // 2, j // 2] += gv[:, :, i, j]
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+
+
 @given(seed=st.integers(0, 2**16), h=st.integers(1, 5), w=st.integers(1, 5), scale=st.integers(1, 3))
 def test_interpolate_nearest_and_bilinear(seed, h, w, scale):
     rng = np.random.default_rng(seed)

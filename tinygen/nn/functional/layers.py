@@ -7,6 +7,7 @@ from ...autograd import constant, ops
 from ...autograd.tensor import Tensor
 from ...backend import get_array_module
 from ...random import uniform_array
+from .upsample import upsample_nearest
 
 
 def linear(x, weight, bias=None):
@@ -91,7 +92,8 @@ def _bilinear_matrix(size_in, size_out, align_corners, scale):
 
 
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Resize (N, C, H, W) images: 'nearest' (an index gather) or 'bilinear' (y = M_h x M_wᵀ)."""
+    """Resize (N, C, H, W) images: 'nearest' (s×s blocks for an integer factor s, else an index
+    gather) or 'bilinear' (y = M_h x M_wᵀ)."""
     if x.ndim != 4:
         raise ValueError(f"interpolate expects (N, C, H, W), got {tuple(x.shape)}")
     h, w = x.shape[2:]
@@ -106,6 +108,9 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         raise ValueError("interpolate needs size or scale_factor")
     xp = get_array_module(x.data)
     if mode == "nearest":
+        factor = oh // h if h else 0
+        if factor >= 1 and (oh, ow) == (factor * h, factor * w):
+            return upsample_nearest(x, factor)         # an integer factor: s×s blocks, no gather
         rows = xp.asarray(_nearest_source(h, oh, scales[0]))
         cols = xp.asarray(_nearest_source(w, ow, scales[1]))
         return ops.index_select(ops.index_select(x, 2, rows), 3, cols)
