@@ -3,8 +3,22 @@ loads into it 1:1 (``twin.load_state_dict(ported(G.state_dict()))``), spectral n
 included (PyTorch's ``weight_orig`` / ``weight_u`` / ``weight_v`` names are tinygen's).
 
 tests/test_twins.py trains both for 25 steps on the same batches and noise and compares
-every loss and tensor. torch is not a tinygen dependency: ``pip install -e ".[parity]"``.
+every loss and tensor. Run as a script, it trains the zoo's DCGAN recipe in PyTorch and
+scores it with tinygen's metrics, beside ``python examples/gan_mnist.py --arch dcgan
+--spectral-norm --g-lr 1e-3 --ema 0.999 --epochs 40``:
+
+    python benchmarks/twins/dcgan.py --spectral-norm --g-lr 1e-3 --ema 0.999 --epochs 40
+
+(tinygen's initial weights ported, its data order, Adam with betas (0.5, 0.999), D at 2e-4,
+the non-saturating G loss, samples from the EMA of G). torch is not a tinygen dependency:
+``pip install -e ".[parity]"``.
 """
+import argparse
+import copy
+import os
+import sys
+import time
+
 import numpy as np
 import torch
 from torch import nn
@@ -70,3 +84,67 @@ def gradient_penalty(critic, real, fake, eps, weight=10.0):
     (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     norms = ((g * g).flatten(1).sum(1) + 1e-12).sqrt()
     return weight * ((norms - 1) ** 2).mean()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="DCGAN trained in PyTorch the way examples/gan_mnist.py trains it")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs")
+    parser.add_argument("--spectral-norm", action="store_true", help="D spectrally normalised, no batch norm")
+    parser.add_argument("--g-lr", type=float, default=2e-4, help="G's learning rate (D: 2e-4)")
+    parser.add_argument("--ema", type=float, default=0.0, help="sample from an EMA of G's weights")
+    parser.add_argument("--seed", type=int, default=0, help="tinygen's seed: weights and data order")
+    parser.add_argument("--fid-n", type=int, default=10_000, help="samples to score")
+    parser.add_argument("--out", default="runs/twin_dcgan", help="where metrics.json goes")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
+    import gan_mnist
+    import tinygen as tg
+    from twins.training import as_torch, mnist_batches, score_and_write, use_threads
+    torch.manual_seed(args.seed)
+    use_threads()
+    tg.manual_seed(args.seed)                         # the example's initial weights
+    ours_g, ours_d = gan_mnist.build("dcgan", 100, spectral_norm=args.spectral_norm)
+    G, D = Generator(100), Discriminator(spectral_norm=args.spectral_norm)
+    G.load_state_dict(ported(ours_g.state_dict()))
+    D.load_state_dict(ported(ours_d.state_dict()))
+    loader = mnist_batches(args.seed)
+    opt_g = torch.optim.Adam(G.parameters(), lr=args.g_lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    ema = copy.deepcopy(G) if args.ema else None
+    bce = nn.BCEWithLogitsLoss()
+    started = time.time()
+    for epoch in range(args.epochs):
+        loader.set_epoch(epoch)
+        for real, _ in loader:
+            real = as_torch(real)
+            n = real.shape[0]
+            fake = G(torch.randn(n, 100))
+            d_loss = bce(D(real), torch.ones(n, 1)) + bce(D(fake.detach()), torch.zeros(n, 1))
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+            g_loss = bce(D(fake), torch.ones(n, 1))
+            opt_g.zero_grad()
+            g_loss.backward()
+            opt_g.step()
+            if ema is not None:                       # weights averaged, buffers copied (optim.EMA)
+                with torch.no_grad():
+                    params, current = dict(G.named_parameters()), G.state_dict()
+                    for name, value in ema.state_dict().items():
+                        if name in params:
+                            value.mul_(args.ema).add_(params[name], alpha=1 - args.ema)
+                        else:
+                            value.copy_(current[name])
+        print(f"epoch {epoch + 1}: d_loss {d_loss.item():.3f} g_loss {g_loss.item():.3f} "
+              f"({time.time() - started:.0f} s)", flush=True)
+    sampler = ema if ema is not None else G
+    sampler.eval()
+    with torch.no_grad():
+        samples = torch.cat([sampler(torch.randn(500, 100)) for _ in range(args.fid_n // 500)])
+    score_and_write(samples, args.out, started, epochs=args.epochs, spectral_norm=args.spectral_norm,
+                    g_lr=args.g_lr, ema=args.ema)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

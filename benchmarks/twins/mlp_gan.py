@@ -10,19 +10,18 @@ the non-saturating G loss, 10,000 samples scored in the MNIST reference feature 
 torch is not a tinygen dependency: `pip install torch==2.13.0` (CPU) first.
 """
 import argparse
-import json
 import os
 import sys
 import time
 
-import numpy as np
 import torch
 from torch import nn
 
 import tinygen as tg
-from tinygen import data
-from tinygen.metrics import evaluate_samples
 from tinygen.models import gans
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # run as a script too
+from twins.training import as_torch, mnist_batches, score_and_write, use_threads  # noqa: E402
 
 
 def torch_generator(latent_dim=100):
@@ -55,14 +54,12 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/twin_mlp_gan", help="where metrics.json goes")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
-    torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS", "1")))
+    use_threads()
     tg.manual_seed(args.seed)
     G, D = torch_generator(), torch_discriminator()
     port(gans.MLPGenerator(100), G)
     port(gans.MLPDiscriminator(), D)
-    images, labels = data.load_mnist("train")
-    loader = data.DataLoader(data.ArrayDataset(images, labels), 64, shuffle=True, seed=args.seed,
-                             scale_to="pm1", drop_last=True)
+    loader = mnist_batches(args.seed)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
@@ -70,7 +67,7 @@ def main(argv=None):
     for epoch in range(args.epochs):
         loader.set_epoch(epoch)
         for real, _ in loader:
-            real = torch.from_numpy(real.numpy().reshape(-1, 784))
+            real = as_torch(real).reshape(-1, 784)
             n = real.shape[0]
             fake = G(torch.randn(n, 100))
             d_loss = bce(D(real), torch.ones(n, 1)) + bce(D(fake.detach()), torch.zeros(n, 1))
@@ -84,14 +81,8 @@ def main(argv=None):
         print(f"epoch {epoch + 1}: d_loss {d_loss.item():.3f} g_loss {g_loss.item():.3f} "
               f"({time.time() - started:.0f} s)", flush=True)
     with torch.no_grad():
-        samples = ((G(torch.randn(args.fid_n, 100)) + 1) / 2).clamp(0, 1).numpy().reshape(-1, 1, 28, 28)
-    metrics = evaluate_samples(samples.astype(np.float32), None, "mnist", args.fid_n)
-    metrics.update({"epochs": args.epochs, "framework": f"torch {torch.__version__}",
-                    "wall_time_s": round(time.time() - started, 1)})
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
-    print(json.dumps({k: metrics[k] for k in ("fid", "precision", "recall", "modes_covered", "class_histogram")}))
+        samples = G(torch.randn(args.fid_n, 100))
+    score_and_write(samples, args.out, started, epochs=args.epochs)
 
 
 if __name__ == "__main__":
