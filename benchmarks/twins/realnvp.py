@@ -2,7 +2,9 @@
 names, so its ``state_dict`` loads 1:1:
 
     x ∈ (0, 1) → y = logit(α + (1 - 2α) x)                    log-det Σ log((1-2α) / (p (1-p)))
-    affine coupling: y_b = x_b ⊙ s + t, s = sigmoid(raw + 2), (raw, t) = net(x_a)   log-det Σ log s
+    affine coupling: y_b = x_b ⊙ s + t, (raw, t) = net(x_a), log-det Σ log s, with
+        s = exp(w ⊙ tanh(raw)), w a learned per-channel rescale (RealNVP), or
+        s = sigmoid(raw + 2) (Glow's, the same Coupling class)
     checkerboard masks (1 where row + col + flip is even; the net sees x⊙m and m) and
     channel halves; a squeeze turns each 2×2 block into 4 channels; half the channels
     leave as N(0, I) latents after every level but the last
@@ -21,27 +23,35 @@ def coupling_network(cin, hidden, cout):
 
 
 class Coupling(nn.Module):
-    def __init__(self, channels, hidden, mask, flip):
+    def __init__(self, channels, hidden, mask, flip, scale="sigmoid"):
         super().__init__()
-        self.mask, self.flip = mask, flip
+        self.mask, self.flip, self.scale = mask, flip, scale
         self.net = coupling_network(channels // 2 if mask == "channel" else channels + 1, hidden,
                                     channels if mask == "channel" else 2 * channels)
+        if scale == "tanh":
+            self.rescale = nn.Parameter(torch.ones(1, channels // 2 if mask == "channel" else channels, 1, 1))
+
+    def scale_and_shift(self, raw):
+        half = raw.shape[1] // 2
+        if self.scale == "tanh":
+            log_s = self.rescale * torch.tanh(raw[:, :half])
+        else:
+            log_s = torch.sigmoid(raw[:, :half] + 2).log()
+        return log_s.exp(), log_s, raw[:, half:]
 
     def forward(self, x):
         if self.mask == "channel":
             a, b = x.chunk(2, 1)
             if self.flip:
                 a, b = b, a
-            raw = self.net(a)
-            s, t = torch.sigmoid(raw[:, :raw.shape[1] // 2] + 2), raw[:, raw.shape[1] // 2:]
+            s, log_s, t = self.scale_and_shift(self.net(a))
             y = torch.cat((b * s + t, a) if self.flip else (a, b * s + t), 1)
-            return y, s.log().flatten(1).sum(1)
+            return y, log_s.flatten(1).sum(1)
         h, w = x.shape[2:]
         rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
         m = ((rows + cols + int(self.flip)) % 2 == 0).to(x.dtype)[None, None]
-        raw = self.net(torch.cat((x * m, m.expand(x.shape[0], 1, h, w)), 1))
-        s, t = torch.sigmoid(raw[:, :raw.shape[1] // 2] + 2), raw[:, raw.shape[1] // 2:]
-        return x * m + (1 - m) * (x * s + t), ((1 - m) * s.log()).flatten(1).sum(1)
+        s, log_s, t = self.scale_and_shift(self.net(torch.cat((x * m, m.expand(x.shape[0], 1, h, w)), 1)))
+        return x * m + (1 - m) * (x * s + t), ((1 - m) * log_s).flatten(1).sum(1)
 
 
 class Squeeze(nn.Module):
@@ -67,11 +77,11 @@ class RealNVP(nn.Module):
         self.preprocess = Logit(alpha)
         levels, c = [], 1
         for _ in range(num_scales):
-            level = [Coupling(c, hidden, "checkerboard", bool(i % 2)) for i in range(3)] + [Squeeze()]
+            level = [Coupling(c, hidden, "checkerboard", bool(i % 2), "tanh") for i in range(3)] + [Squeeze()]
             c *= 4
-            levels.append(level + [Coupling(c, hidden, "channel", bool(i % 2)) for i in range(3)])
+            levels.append(level + [Coupling(c, hidden, "channel", bool(i % 2), "tanh") for i in range(3)])
             c //= 2
-        levels.append([Coupling(c, hidden, "checkerboard", bool(i % 2)) for i in range(4)])
+        levels.append([Coupling(c, hidden, "checkerboard", bool(i % 2), "tanh") for i in range(4)])
         self.levels = nn.ModuleList([nn.ModuleList(level) for level in levels])
 
     def loss(self, x):

@@ -12,7 +12,9 @@ log-determinant is cheap:
 * ``AffineCoupling`` (RealNVP): split x into a part a that passes unchanged and a part b
   that is scaled and shifted by a network of a:
       y_b = x_b ⊙ s(a) + t(a),   logdet = Σ log s(a)     (triangular Jacobian)
-  The split is a checkerboard of pixels or one half of the channels.
+  The split is a checkerboard of pixels or one half of the channels. The scale is
+  RealNVP's s = exp(w ⊙ tanh(raw)), which can expand or shrink, or Glow's
+  s = sigmoid(raw + 2) ∈ (0, 1), which only shrinks (Glow's ActNorm does the expanding).
 * ``ActNorm`` (Glow): y = (x + bias) ⊙ scale per channel, logdet = H·W·Σ_c log|scale_c|;
   initialised from the first batch so that y has zero mean and unit variance per channel.
 * ``InvertibleConv1x1`` (Glow): y = W x at every pixel, W = P L (U + diag(s)) (LU form):
@@ -32,7 +34,7 @@ from ... import nn
 from ...autograd.grad_mode import no_grad
 from ...autograd.ops import cat
 from ...backend import get_array_module
-from ...creation import tensor, zeros
+from ...creation import ones, tensor, zeros
 from ...nn import functional as F
 
 
@@ -60,21 +62,30 @@ def coupling_network(in_channels, hidden, out_channels):
 class AffineCoupling(nn.Module):
     """y_b = x_b ⊙ s + t, (log s, t) from a network of x_a; mask "checkerboard" or "channel".
 
-    s = sigmoid(raw + 2) (Glow's choice: s ∈ (0, 1), s ≈ 0.88 at the zero init, so no
-    layer can blow an activation up); ``flip`` swaps which half is a and which is b."""
+    ``scale="sigmoid"``: s = sigmoid(raw + 2) (Glow's choice: s ∈ (0, 1), s ≈ 0.88 at the
+    zero init, so no layer can blow an activation up; the ActNorms expand).
+    ``scale="tanh"``: log s = w ⊙ tanh(raw), w a learned per-channel ``rescale`` starting
+    at 1 (RealNVP's choice: s = 1 at the zero init, and s > 1 is possible, which a flow
+    without ActNorm needs: dequantized background pixels fill a bin 1/256 wide, and only
+    an expansion gives them a density above 1). ``flip`` swaps which half is a and which b."""
 
-    def __init__(self, channels, hidden=64, mask="channel", flip=False):
+    def __init__(self, channels, hidden=64, mask="channel", flip=False, scale="sigmoid"):
         super().__init__()
         if mask not in ("channel", "checkerboard"):
             raise ValueError(f"mask must be 'channel' or 'checkerboard', got {mask!r}")
         if mask == "channel" and channels % 2:
             raise ValueError(f"a channel coupling splits the channels in half; {channels} is odd")
-        self.channels, self.mask, self.flip = channels, mask, flip
+        if scale not in ("sigmoid", "tanh"):
+            raise ValueError(f"scale must be 'sigmoid' (Glow) or 'tanh' (RealNVP), got {scale!r}")
+        self.channels, self.mask, self.flip, self.scale = channels, mask, flip, scale
         self._masks = {}
+        transformed = channels // 2 if mask == "channel" else channels
         if mask == "channel":
             self.net = coupling_network(channels // 2, hidden, channels)      # → log-scale, shift for b
         else:
             self.net = coupling_network(channels + 1, hidden, 2 * channels)   # x⊙m and m itself in
+        if scale == "tanh":
+            self.rescale = nn.Parameter(ones(1, transformed, 1, 1))
 
     def _mask(self, x):
         """The checkerboard for x's size, dtype and backend, made once (not copied to the
@@ -90,30 +101,35 @@ class AffineCoupling(nn.Module):
             a, b = x.chunk(2, 1)
             if self.flip:
                 a, b = b, a
-            s, t = self._split(self.net(a))
+            s, log_s, t = self._split(self.net(a))
             y_b = b * s + t
             y = (y_b, a) if self.flip else (a, y_b)
-            return cat(y, 1), _per_sample(s.log())
+            return cat(y, 1), _per_sample(log_s)
         m = self._mask(x)
-        s, t = self._checker_params(x, m)
+        s, log_s, t = self._checker_params(x, m)
         y = x * m + (1.0 - m) * (x * s + t)
-        return y, _per_sample((1.0 - m) * s.log())
+        return y, _per_sample((1.0 - m) * log_s)
 
     def inverse(self, y):
         if self.mask == "channel":
             a, y_b = y.chunk(2, 1)
             if self.flip:
                 a, y_b = y_b, a
-            s, t = self._split(self.net(a))
+            s, _, t = self._split(self.net(a))
             b = (y_b - t) / s
             return cat((b, a) if self.flip else (a, b), 1)
         m = self._mask(y)
-        s, t = self._checker_params(y, m)           # y ⊙ m = x ⊙ m: the same parameters
+        s, _, t = self._checker_params(y, m)        # y ⊙ m = x ⊙ m: the same parameters
         return y * m + (1.0 - m) * ((y - t) / s)
 
     def _split(self, raw):
+        """(s, log s, t) from the network's output (log-scale half, shift half)."""
         half = raw.shape[1] // 2
-        return F.sigmoid(raw[:, :half] + 2.0), raw[:, half:]
+        if self.scale == "tanh":
+            log_s = self.rescale * raw[:, :half].tanh()
+            return log_s.exp(), log_s, raw[:, half:]
+        s = F.sigmoid(raw[:, :half] + 2.0)
+        return s, s.log(), raw[:, half:]
 
     def _checker_params(self, x, m):
         masked = x * m
