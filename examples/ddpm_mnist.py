@@ -38,6 +38,7 @@ def add_flags(parser):
     parser.add_argument("--guidance-scales", type=lambda s: [float(w) for w in s.split(",")], default=[0.0],
                         help="--conditional: comma-separated guidance scales w to score (e.g. 0,1,3)")
     parser.add_argument("--grad-clip", type=float, default=1.0, help="clip the global gradient norm")
+    experiment.add_lr_decay_flag(parser)
     parser.add_argument("--eval-n", type=int, default=10_000, help="test images for the test loss")
     parser.add_argument("--eval-seed", type=int, default=1234, help="seed of the test loss's noise and timesteps")
     parser.add_argument("--fid-n", type=int, default=10_000, help="samples for FID and friends")
@@ -95,6 +96,7 @@ def main(argv=None):
     ema = optim.EMA(model, args.ema)
     models, optimizers = {"model": model, "ema": ema.model}, {"opt": opt}
     state = run.resume(models, optimizers)
+    sched = experiment.lr_schedule(args, opt, len(train), state)
 
     def train_step(x, y):
         loss = model.loss(x, y if args.conditional else None)
@@ -102,13 +104,16 @@ def main(argv=None):
         loss.backward()
         tg.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         opt.step()
+        if sched:
+            sched.step()
         ema.update(model)
         return {"loss": loss}
 
     def report(epoch):
         print(f"epoch {epoch}: L_simple {run.epoch_means().get('loss', float('nan')):.4f}", flush=True)
 
-    run.train(train, train_step, models, optimizers, state, modules=(model,), end_of_epoch=report)
+    run.train(train, train_step, models, optimizers, state, modules=(model,), end_of_epoch=report,
+              extra=(lambda: {"sched": sched.state_dict()}) if sched else None)
 
     sampler = ema.model
     run.plot_history(title="DDPM: L_simple per step")
@@ -127,7 +132,8 @@ def main(argv=None):
         except FileNotFoundError as exc:       # the reference classifier is not trained yet
             metrics[name] = {"skipped": str(exc)}
     reverse_process_strip(sampler, run, args)
-    metrics.update({"epochs": args.epochs, "channels": args.channels, "sample_steps": args.sample_steps,
+    metrics.update({"epochs": args.epochs, "channels": args.channels, "lr_decay": args.lr_decay,
+                    "sample_steps": args.sample_steps,
                     "sampler": args.sampler, "conditional": args.conditional,
                     "guidance_scales": args.guidance_scales if args.conditional else None,
                     "ema": args.ema, "sampled_from": "EMA of the weights",

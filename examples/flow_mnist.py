@@ -31,6 +31,7 @@ def add_flags(parser):
     parser.add_argument("--steps", type=int, default=8, help="Glow: flow steps per level")
     parser.add_argument("--temperature", type=float, default=0.7, help="the reduced sampling temperature")
     parser.add_argument("--grad-clip", type=float, default=50.0, help="clip the global gradient norm")
+    experiment.add_lr_decay_flag(parser)
     parser.add_argument("--eval-n", type=int, default=10_000, help="test images for bits/dim")
     parser.add_argument("--eval-seed", type=int, default=1234, help="seed of the test dequantization")
     parser.add_argument("--fid-n", type=int, default=10_000, help="samples for FID and friends")
@@ -85,6 +86,7 @@ def main(argv=None):
     model = build(args)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     state = run.resume({"model": model}, {"opt": opt})
+    sched = experiment.lr_schedule(args, opt, len(train), state)
 
     def train_step(x, _):
         loss = model.loss(model.dequantize(x))    # bits/dim
@@ -92,13 +94,16 @@ def main(argv=None):
         loss.backward()
         tg.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         opt.step()
+        if sched:
+            sched.step()
         return {"bits_per_dim": loss}
 
     def report(epoch):
         print(f"epoch {epoch}: train {run.epoch_means().get('bits_per_dim', float('nan')):.4f} bits/dim",
               flush=True)
 
-    run.train(train, train_step, {"model": model}, {"opt": opt}, state, modules=(model,), end_of_epoch=report)
+    run.train(train, train_step, {"model": model}, {"opt": opt}, state, modules=(model,), end_of_epoch=report,
+              extra=(lambda: {"sched": sched.state_dict()}) if sched else None)
 
     run.plot_history(title=f"{args.arch}: training bits/dim")
     metrics = test_bits_per_dim(model, args)
@@ -107,6 +112,7 @@ def main(argv=None):
     metrics["samples_reduced_temperature"], _ = sample_report(model, args, args.temperature, run, "samples_T.png")
     run.save_samples(images[:args.num_samples], title=f"{args.arch} samples, T = 1")
     metrics.update({"arch": args.arch, "epochs": args.epochs, "levels": args.levels, "hidden": args.hidden,
+                    "lr_decay": args.lr_decay,
                     "steps": args.steps if args.arch == "glow" else None,
                     "parameters": sum(p.numel() for p in model.parameters())})
     run.write_metrics(metrics)

@@ -24,8 +24,7 @@ from tinygen.models import PixelCNN
 def add_flags(parser):
     parser.add_argument("--hidden", type=int, default=32, help="h: residual blocks carry 2h channels")
     parser.add_argument("--blocks", type=int, default=7, help="masked 3×3 residual blocks")
-    parser.add_argument("--lr-decay", choices=["none", "cosine"], default="cosine",
-                        help="cosine: decay the learning rate to 0 over the run, stepped per batch")
+    experiment.add_lr_decay_flag(parser, default="cosine")
     parser.add_argument("--nll-n", type=int, default=10_000, help="test images for the exact NLL")
     parser.add_argument("--eval-seed", type=int, default=1234, help="seed of the test binarization")
     parser.add_argument("--fid-n", type=int, default=1000,
@@ -80,11 +79,8 @@ def main(argv=None):
                             resident=True)
     model = PixelCNN(args.hidden, args.blocks)
     opt = optim.Adam(model.parameters(), lr=args.lr)
-    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(args.epochs * len(train), 1)) \
-        if args.lr_decay == "cosine" else None
     state = run.resume({"model": model}, {"opt": opt})
-    if sched and state and "sched" in state["extra"]:
-        sched.load_state_dict(state["extra"]["sched"])
+    sched = experiment.lr_schedule(args, opt, len(train), state)
 
     def train_step(x, _):
         loss = model.loss(x)                 # exact NLL, nats per image

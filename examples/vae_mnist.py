@@ -37,8 +37,7 @@ def add_flags(parser):
                              "(β > 1 first starves z, so a CVAE's decoder learns to use the label)")
     parser.add_argument("--beta-epochs", type=float, default=0.0,
                         help="epochs over which β goes from --beta-start to 1 (then the plain ELBO)")
-    parser.add_argument("--lr-decay", choices=["none", "cosine"], default="none",
-                        help="cosine: decay the learning rate to 0 over the run, stepped per batch")
+    experiment.add_lr_decay_flag(parser, default="none")
     parser.add_argument("--iwae-k", type=int, default=1000, help="importance samples per image")
     parser.add_argument("--iwae-n", type=int, default=1000, help="test images for the IWAE NLL")
     parser.add_argument("--eval-seed", type=int, default=1234, help="seed of the test binarization")
@@ -222,12 +221,8 @@ def main(argv=None):
     model = VAE(args.latent_dim, num_classes=10 if args.conditional else 0, prior=args.prior)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     opt = run.data_parallel({"model": model}, {"opt": opt})["opt"]     # --distributed: shared steps
-    # --lr-decay cosine: one cosine decay to 0 over the whole run, stepped per batch
-    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(args.epochs * len(train), 1)) \
-        if args.lr_decay == "cosine" else None
     state = run.resume({"model": model}, {"opt": opt})
-    if sched and state and "sched" in state["extra"]:
-        sched.load_state_dict(state["extra"]["sched"])
+    sched = experiment.lr_schedule(args, opt, len(train), state)
 
     def train_step(x, y):
         beta = kl_weight(run.step, args, len(train))

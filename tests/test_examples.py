@@ -61,6 +61,8 @@ RESUMABLE = {  # example, flags: two short epochs on a few batches each
                   "--expost-components", "0", "--lr-decay", "cosine"],
     "gan_mnist": ["--arch", "dcgan", "--limit", "384", "--batch-size", "64", "--fid-n", "100", "--ema", "0.9"],
     "cyclegan_mnist": ["--limit", "96", "--pool-size", "8"],     # 6 steps of 16; the pools fill and swap
+    "flow_mnist": ["--arch", "realnvp", "--limit", "384", "--batch-size", "64", "--eval-n", "50", "--fid-n", "50",
+                   "--lr-decay", "cosine"],
 }
 
 
@@ -75,7 +77,8 @@ def test_resume_after_interrupt_equals_uninterrupted_training(name, tmp_path, mo
     # the classifier: step 8 of 12; the GANs (D and G): batch 4
     run_interrupted(example, args + ["--out", str(tmp_path / "resumed")], optim.Adam, 8, monkeypatch)
     checkpoint = tg.load(tmp_path / "resumed" / "checkpoint.npz")
-    expected = {"classifier_mnist": (1, 2), "vae_mnist": (1, 2), "gan_mnist": (0, 4), "cyclegan_mnist": (0, 4)}[name]
+    expected = {"classifier_mnist": (1, 2), "vae_mnist": (1, 2), "gan_mnist": (0, 4), "cyclegan_mnist": (0, 4),
+                "flow_mnist": (1, 2)}[name]
     assert (checkpoint["epoch"], checkpoint["batch"]) == expected     # stopped after that step
     example.main(args + ["--out", str(tmp_path / "resumed"), "--resume"])
 

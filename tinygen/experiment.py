@@ -194,6 +194,24 @@ def shaping_config(config):
             if k not in RUN_CONTROL_FLAGS and k not in EVALUATION_FLAGS and not k.startswith("_")}
 
 
+def add_lr_decay_flag(parser, default="none"):
+    parser.add_argument("--lr-decay", choices=["none", "cosine"], default=default,
+                        help="cosine: decay the learning rate to 0 over the run, stepped per batch")
+
+
+def lr_schedule(args, optimizer, steps_per_epoch, state):
+    """``--lr-decay cosine``: one cosine decay of the learning rate to 0 over all the run's
+    batches, to be stepped after each optimizer step and kept as ``extra["sched"]`` in the
+    checkpoint, from which a resumed run takes up its position. None for ``none``."""
+    from .optim.lr_scheduler import CosineAnnealingLR
+    if getattr(args, "lr_decay", "none") != "cosine":
+        return None
+    schedule = CosineAnnealingLR(optimizer, T_max=max(args.epochs * steps_per_epoch, 1))
+    if state and "sched" in state["extra"]:
+        schedule.load_state_dict(state["extra"]["sched"])
+    return schedule
+
+
 class Run:
     """The output folder, config, progress bars, history and checkpoints of one example run.
 
