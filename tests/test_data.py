@@ -118,6 +118,45 @@ def test_transforms():
         assert len(ys) <= 1 and all(abs(y - 2) <= 2 and abs(x_ - 3) <= 2 for y, x_ in zip(ys, xs))
 
 
+def _bilinear_at(img, r, c):
+    """img read at the real point (r, c), bilinear, zero outside: the obvious loop."""
+    h, w = img.shape
+    r0, c0 = int(np.floor(r)), int(np.floor(c))
+    total = 0.0
+    for rr in (r0, r0 + 1):
+        for cc in (c0, c0 + 1):
+            if 0 <= rr < h and 0 <= cc < w:
+                total += img[rr, cc] * (1 - abs(r - rr)) * (1 - abs(c - cc))
+    return total
+
+
+def test_random_affine_against_a_loop_over_pixels():
+    rng = np.random.default_rng(0)
+    img = rng.random((3, 2, 6, 5))
+    transform = data.RandomAffine(degrees=30, scale=(0.7, 1.3), shear=0.3, translate=1.5)
+    tg.manual_seed(7)
+    out = transform(tg.tensor(img, dtype="float64")).numpy()
+    tg.manual_seed(7)
+    a_inv, t = transform._matrices(3, np, None)          # the same draws
+    centre = np.array([2.5, 2.0])
+    expected = np.zeros_like(img)
+    for n in range(3):
+        for i in range(6):
+            for j in range(5):
+                q = a_inv[n] @ (np.array([i, j]) - centre - t[n]) + centre
+                for ch in range(2):
+                    expected[n, ch, i, j] = _bilinear_at(img[n, ch], *q)
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+    assert not np.allclose(out, img)
+
+
+def test_random_affine_identity_and_dtype():
+    img = np.random.default_rng(1).random((4, 1, 7, 7)).astype(np.float32)
+    same = data.RandomAffine(degrees=0, scale=(1, 1), shear=0, translate=0)(tg.tensor(img))
+    assert same.dtype == tg.float32
+    np.testing.assert_allclose(same.numpy(), img, atol=1e-6)
+
+
 def test_seeded_binarization_of_uint8_images():
     images = np.array([[[0, 255], [77, 153]]] * 4000, dtype=np.uint8)      # p = 0, 1, 0.3, 0.6
     b = data.binarize_images(images, np.random.default_rng(5))

@@ -5,5 +5,5 @@ from .mnist import (load_mnist, load_fashion_mnist, load_dataset, DatasetNotFoun
 from .uci_digits import load_uci_digits
 from .loader import ArrayDataset, DataLoader, ZipLoader
 from . import transforms
-from .transforms import (DynamicBinarize, FixedBinarize, RandomShift, Compose, fixed_binarize,
+from .transforms import (DynamicBinarize, FixedBinarize, RandomAffine, RandomShift, Compose, fixed_binarize,
                          binarize_images, binarized_mnist, dequantized_mnist)

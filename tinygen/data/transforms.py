@@ -9,6 +9,8 @@ Each takes a float Tensor of pixels in [0, 1], shape (N, C, H, W), and returns o
 * ``binarize_images`` / ``binarized_mnist``: one seeded Bernoulli draw of uint8 images on
   the host, for evaluation sets that must be the same on every run.
 * ``RandomShift``: move each image by up to ``max_shift`` pixels, padding with zeros.
+* ``RandomAffine``: rotate, scale, shear and move each image by its own random amount
+  (bilinear, zeros outside), so a classifier learns digits, not one writer's geometry.
 """
 from __future__ import annotations
 
@@ -101,6 +103,61 @@ class RandomShift:
 
     def __repr__(self):
         return f"RandomShift({self.max_shift})"
+
+
+class RandomAffine:
+    """Each image through its own random affine map about the image centre c, bilinear,
+    zeros outside: the output pixel p reads the input at
+
+        q = A⁻¹ (p - c - t) + c,    A = R(θ) · S(γ) · s,
+
+    θ ~ U(±degrees) (radians inside), s ~ U(scale), the shear S(γ) = [[1, γ], [0, 1]] with
+    γ ~ U(±shear), and t ~ U(±translate)² pixels. The four neighbours of every q are
+    gathered at once for the whole batch (no loop over images)."""
+
+    def __init__(self, degrees=15.0, scale=(0.85, 1.15), shear=0.2, translate=2.0):
+        self.degrees, self.scale, self.shear, self.translate = degrees, tuple(scale), shear, translate
+
+    def _matrices(self, n, xp, device):
+        """A⁻¹ (n, 2, 2) and t (n, 2), in (row, col) order."""
+        from ..random import uniform_array
+        theta = uniform_array((n,), -self.degrees, self.degrees, np.float64, device) * (np.pi / 180.0)
+        s = uniform_array((n,), self.scale[0], self.scale[1], np.float64, device)
+        gamma = uniform_array((n,), -self.shear, self.shear, np.float64, device)
+        t = uniform_array((n, 2), -self.translate, self.translate, np.float64, device)
+        cos, sin = xp.cos(theta), xp.sin(theta)
+        # A = s · R(θ) · S(γ) with R = [[cos, -sin], [sin, cos]], S = [[1, γ], [0, 1]]
+        a = xp.stack([xp.stack([cos, cos * gamma - sin], -1),
+                      xp.stack([sin, sin * gamma + cos], -1)], -2) * s[:, None, None]
+        return xp.linalg.inv(a), t
+
+    def __call__(self, x):
+        n, c, h, w = x.shape
+        xp = get_array_module(x.data)
+        a_inv, t = self._matrices(n, xp, x.device)
+        centre = xp.asarray([(h - 1) / 2.0, (w - 1) / 2.0])
+        rows, cols = xp.meshgrid(xp.arange(h, dtype=np.float64), xp.arange(w, dtype=np.float64), indexing="ij")
+        p = xp.stack([rows, cols], -1).reshape(1, h * w, 2) - centre - t[:, None, :]     # (n, HW, 2)
+        q = xp.einsum("nij,nkj->nki", a_inv, p) + centre                                   # q = A⁻¹(p - c - t) + c
+        q0 = xp.floor(q)
+        frac = (q - q0).astype(x.dtype)
+        q0 = q0.astype(np.int64)
+        # pad by one zero pixel (and clip beyond), so every neighbour index is in range
+        padded = xp.pad(x.data, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        batch = xp.arange(n)[:, None, None]
+        chan = xp.arange(c)[None, :, None]
+        out = 0.0
+        for dr in (0, 1):
+            for dc in (0, 1):
+                r = xp.clip(q0[..., 0] + dr + 1, 0, h + 1)[:, None, :]
+                col = xp.clip(q0[..., 1] + dc + 1, 0, w + 1)[:, None, :]
+                weight = (frac[..., 0] if dr else 1 - frac[..., 0]) * (frac[..., 1] if dc else 1 - frac[..., 1])
+                out = out + padded[batch, chan, r, col] * weight[:, None, :]
+        return constant(out.reshape(n, c, h, w).astype(x.dtype))
+
+    def __repr__(self):
+        return (f"RandomAffine(degrees={self.degrees}, scale={self.scale}, shear={self.shear}, "
+                f"translate={self.translate})")
 
 
 class Compose:
