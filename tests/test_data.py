@@ -349,3 +349,47 @@ def test_uci_digits_without_scikit_learn_says_how_to_install(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_sklearn)
     with pytest.raises(data.DatasetNotFoundError, match=r'pip install -e "\.\[digits\]"'):
         data.load_uci_digits("train")
+
+
+def test_uci_style_fills_the_frame_and_counts_blocks():
+    """A full white frame stays white (every 4×4 block counts 16); a bar's box is scaled to the
+    frame's height with its aspect kept, so a thin vertical bar stays thin."""
+    from tinygen.data.uci_digits import uci_style
+    white = np.full((1, 28, 28), 255, np.uint8)
+    np.testing.assert_array_equal(uci_style(white), white)
+    bar = np.zeros((1, 28, 28), np.uint8)
+    bar[0, 4:24, 12:16] = 255                           # 20 × 4: the box is 20 tall
+    drawn = uci_style(bar)[0]
+    assert drawn.dtype == np.uint8 and drawn[:, 14].min() > 150        # top to bottom
+    assert drawn[:, :6].max() == 0 and drawn[:, -6:].max() == 0        # and still thin
+
+
+def test_bilinear_read_against_map_coordinates():
+    from scipy.ndimage import map_coordinates
+    from tinygen.data.transforms import bilinear_read
+    rng = np.random.default_rng(0)
+    images = rng.random((3, 2, 5, 6))
+    points = rng.uniform(-2, 7, (3, 11, 2))
+    got = bilinear_read(images, points)
+    for n in range(3):
+        for c in range(2):
+            padded = np.pad(images[n, c], 1)          # zero outside, as bilinear_read
+            expected = map_coordinates(padded, (points[n, :, 0] + 1, points[n, :, 1] + 1), order=1, cval=0.0)
+            np.testing.assert_allclose(got[n, c], expected, atol=1e-12)
+
+
+def test_mnist_style_boxes_to_20_pixels_and_centres_the_mass():
+    from tinygen.data.uci_digits import mnist_style
+    blob = np.zeros((2, 28, 28), np.uint8)
+    blob[0, 0:28, 2:16] = 255                           # a tall block off to the left
+    blob[1, 20:26, 1:27] = 200                          # a wide flat one at the bottom
+    out = mnist_style(blob).astype(np.float64)
+    k = np.arange(28)
+    for image in out:
+        mass = image.sum()
+        assert abs((image.sum(1) * k).sum() / mass - 13.5) < 0.3
+        assert abs((image.sum(0) * k).sum() / mass - 13.5) < 0.3
+        on = image > 127
+        height = np.ptp(np.flatnonzero(on.any(1))) + 1
+        width = np.ptp(np.flatnonzero(on.any(0))) + 1
+        assert abs(max(height, width) - 20) <= 1

@@ -105,6 +105,28 @@ class RandomShift:
         return f"RandomShift({self.max_shift})"
 
 
+def bilinear_read(images, points):
+    """Arrays (N, C, H, W) read at real (row, col) points (N, P, 2), bilinear, zero outside
+    the image: (N, C, P). Each point's four neighbours are gathered for the whole batch."""
+    xp = get_array_module(images)
+    n, c, h, w = images.shape
+    q0 = xp.floor(points)
+    frac = (points - q0).astype(images.dtype)
+    q0 = q0.astype(np.int64)
+    # pad by one zero pixel (and clip beyond), so every neighbour index is in range
+    padded = xp.pad(images, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    batch = xp.arange(n)[:, None, None]
+    chan = xp.arange(c)[None, :, None]
+    out = xp.zeros((n, c, points.shape[1]), dtype=images.dtype)
+    for dr in (0, 1):
+        for dc in (0, 1):
+            r = xp.clip(q0[..., 0] + dr + 1, 0, h + 1)[:, None, :]
+            col = xp.clip(q0[..., 1] + dc + 1, 0, w + 1)[:, None, :]
+            weight = (frac[..., 0] if dr else 1 - frac[..., 0]) * (frac[..., 1] if dc else 1 - frac[..., 1])
+            out += padded[batch, chan, r, col] * weight[:, None, :]
+    return out
+
+
 class RandomAffine:
     """Each image through its own random affine map about the image centre c, bilinear,
     zeros outside: the output pixel p reads the input at
@@ -139,21 +161,8 @@ class RandomAffine:
         rows, cols = xp.meshgrid(xp.arange(h, dtype=np.float64), xp.arange(w, dtype=np.float64), indexing="ij")
         p = xp.stack([rows, cols], -1).reshape(1, h * w, 2) - centre - t[:, None, :]     # (n, HW, 2)
         q = xp.einsum("nij,nkj->nki", a_inv, p) + centre                                   # q = A⁻¹(p - c - t) + c
-        q0 = xp.floor(q)
-        frac = (q - q0).astype(x.dtype)
-        q0 = q0.astype(np.int64)
-        # pad by one zero pixel (and clip beyond), so every neighbour index is in range
-        padded = xp.pad(x.data, ((0, 0), (0, 0), (1, 1), (1, 1)))
-        batch = xp.arange(n)[:, None, None]
-        chan = xp.arange(c)[None, :, None]
-        out = 0.0
-        for dr in (0, 1):
-            for dc in (0, 1):
-                r = xp.clip(q0[..., 0] + dr + 1, 0, h + 1)[:, None, :]
-                col = xp.clip(q0[..., 1] + dc + 1, 0, w + 1)[:, None, :]
-                weight = (frac[..., 0] if dr else 1 - frac[..., 0]) * (frac[..., 1] if dc else 1 - frac[..., 1])
-                out = out + padded[batch, chan, r, col] * weight[:, None, :]
-        return constant(out.reshape(n, c, h, w).astype(x.dtype))
+        out = bilinear_read(x.data, q)
+        return constant(out.reshape(n, c, h, w))
 
     def __repr__(self):
         return (f"RandomAffine(degrees={self.degrees}, scale={self.scale}, shear={self.shear}, "
