@@ -96,7 +96,7 @@ def main(argv=None):
     ema = optim.EMA(model, args.ema)
     models, optimizers = {"model": model, "ema": ema.model}, {"opt": opt}
     state = run.resume(models, optimizers)
-    sched = experiment.lr_schedule(args, opt, len(train), state)
+    sched = experiment.lr_schedule(args, opt, args.epochs * len(train), state)
 
     def train_step(x, y):
         loss = model.loss(x, y if args.conditional else None)

@@ -86,7 +86,7 @@ def main(argv=None):
     model = build(args)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     state = run.resume({"model": model}, {"opt": opt})
-    sched = experiment.lr_schedule(args, opt, len(train), state)
+    sched = experiment.lr_schedule(args, opt, args.epochs * len(train), state)
 
     def train_step(x, _):
         loss = model.loss(model.dequantize(x))    # bits/dim

@@ -222,7 +222,7 @@ def main(argv=None):
     opt = optim.Adam(model.parameters(), lr=args.lr)
     opt = run.data_parallel({"model": model}, {"opt": opt})["opt"]     # --distributed: shared steps
     state = run.resume({"model": model}, {"opt": opt})
-    sched = experiment.lr_schedule(args, opt, len(train), state)
+    sched = experiment.lr_schedule(args, opt, args.epochs * len(train), state)
 
     def train_step(x, y):
         beta = kl_weight(run.step, args, len(train))

@@ -36,6 +36,7 @@ def add_flags(parser):
                              "the codebook loss instead")
     parser.add_argument("--prior-epochs", type=int, default=10, help="epochs of the PixelCNN prior")
     parser.add_argument("--prior-lr", type=float, default=1e-3, help="learning rate of the prior")
+    experiment.add_lr_decay_flag(parser)
     parser.add_argument("--prior-hidden", type=int, default=32, help="channels h of the prior's PixelCNN")
     parser.add_argument("--prior-blocks", type=int, default=5, help="residual blocks of the prior's PixelCNN")
     parser.add_argument("--eval-n", type=int, default=10_000, help="test images for the NLL bound")
@@ -143,12 +144,16 @@ def main(argv=None):
     models, optimizers = {"vqvae": model, "prior": prior}, {"vqvae": opt, "prior": prior_opt}
     state = run.resume(models, optimizers)
     total = args.epochs + args.prior_epochs           # epochs past args.epochs train the prior
+    sched = experiment.lr_schedule(args, opt, args.epochs * len(train), state)
+    schedules = {"sched": sched}                      # the prior's joins after stage 1
 
     def vq_step(x, _):                                # stage 1: the VQ-VAE
         loss, parts = model.loss(x)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if sched:
+            sched.step()
         return {"rec": parts["rec"], "codebook": parts["codebook"], "commitment": parts["commitment"],
                 "perplexity": _Perplexity(parts["codes"], args.num_codes)}
 
@@ -157,22 +162,30 @@ def main(argv=None):
         prior_opt.zero_grad()
         loss.backward()
         prior_opt.step()
+        if schedules.get("prior_sched"):
+            schedules["prior_sched"].step()
         return {"prior_nll": loss}
+
+    def saved_schedules():
+        return {key: value.state_dict() for key, value in schedules.items() if value}
 
     def report(epoch):
         print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.3f}" for k, v in run.epoch_means().items()), flush=True)
 
     run.train(train, vq_step, models, optimizers, state, modules=(model,), end_of_epoch=report,
-              epochs=range(0, args.epochs))
+              epochs=range(0, args.epochs), extra=saved_schedules)
     code_loader = data.DataLoader(data.ArrayDataset(training_codes(model, args)), args.batch_size,
                                   shuffle=True, seed=args.seed, scale_to=None, resident=True)
+    schedules["prior_sched"] = experiment.lr_schedule(args, prior_opt, args.prior_epochs * len(code_loader),
+                                                      state, key="prior_sched")
     run.train(code_loader, prior_step, models, optimizers, state, modules=(prior,), end_of_epoch=report,
-              epochs=range(args.epochs, total))
+              epochs=range(args.epochs, total), extra=saved_schedules)
 
     pictures(model, prior, run, args)
     run.plot_history(title="VQ-VAE: reconstruction / VQ terms, then the prior's NLL (nats)")
     metrics = evaluate(model, prior, args, run)
     metrics.update({"epochs": args.epochs, "prior_epochs": args.prior_epochs, "num_codes": args.num_codes,
+                    "lr_decay": args.lr_decay,
                     "code_dim": args.code_dim, "beta": args.beta, "ema_decay": args.ema_decay,
                     "parameters": sum(p.numel() for p in model.parameters()),
                     "prior_parameters": sum(p.numel() for p in prior.parameters())})

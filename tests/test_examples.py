@@ -63,6 +63,8 @@ RESUMABLE = {  # example, flags: two short epochs on a few batches each
     "cyclegan_mnist": ["--limit", "96", "--pool-size", "8"],     # 6 steps of 16; the pools fill and swap
     "flow_mnist": ["--arch", "realnvp", "--limit", "384", "--batch-size", "64", "--eval-n", "50", "--fid-n", "50",
                    "--lr-decay", "cosine"],
+    "vqvae_mnist": ["--limit", "384", "--batch-size", "64", "--prior-epochs", "2", "--eval-n", "50", "--fid-n", "50",
+                    "--lr-decay", "cosine"],     # stopped in the VQ stage; both schedules resume
 }
 
 
@@ -78,7 +80,7 @@ def test_resume_after_interrupt_equals_uninterrupted_training(name, tmp_path, mo
     run_interrupted(example, args + ["--out", str(tmp_path / "resumed")], optim.Adam, 8, monkeypatch)
     checkpoint = tg.load(tmp_path / "resumed" / "checkpoint.npz")
     expected = {"classifier_mnist": (1, 2), "vae_mnist": (1, 2), "gan_mnist": (0, 4), "cyclegan_mnist": (0, 4),
-                "flow_mnist": (1, 2)}[name]
+                "flow_mnist": (1, 2), "vqvae_mnist": (1, 2)}[name]
     assert (checkpoint["epoch"], checkpoint["batch"]) == expected     # stopped after that step
     example.main(args + ["--out", str(tmp_path / "resumed"), "--resume"])
 

@@ -199,16 +199,17 @@ def add_lr_decay_flag(parser, default="none"):
                         help="cosine: decay the learning rate to 0 over the run, stepped per batch")
 
 
-def lr_schedule(args, optimizer, steps_per_epoch, state):
-    """``--lr-decay cosine``: one cosine decay of the learning rate to 0 over all the run's
-    batches, to be stepped after each optimizer step and kept as ``extra["sched"]`` in the
-    checkpoint, from which a resumed run takes up its position. None for ``none``."""
+def lr_schedule(args, optimizer, steps, state, key="sched"):
+    """``--lr-decay cosine``: one cosine decay of the learning rate to 0 over ``steps``
+    optimizer steps (a stage's epochs × batches), to be stepped after each optimizer step
+    and kept as ``extra[key]`` in the checkpoint, from which a resumed run takes up its
+    position. None for ``none``."""
     from .optim.lr_scheduler import CosineAnnealingLR
     if getattr(args, "lr_decay", "none") != "cosine":
         return None
-    schedule = CosineAnnealingLR(optimizer, T_max=max(args.epochs * steps_per_epoch, 1))
-    if state and "sched" in state["extra"]:
-        schedule.load_state_dict(state["extra"]["sched"])
+    schedule = CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+    if state and key in state["extra"]:
+        schedule.load_state_dict(state["extra"][key])
     return schedule
 
 
