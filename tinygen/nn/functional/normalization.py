@@ -258,11 +258,9 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
 def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats=True, momentum=0.1, eps=1e-5):
     """Normalize each (sample, channel) over its pixels (CycleGAN's normalization)."""
-    axes = tuple(range(2, x.ndim))
-    shape = _channel_shape(x)
     if use_input_stats:
-        y = _normalize(x, axes, eps)
         if running_mean is not None:
+            axes = tuple(range(2, x.ndim))
             data = x.data
             count = int(np.prod(x.shape[2:]))
             m = momentum
@@ -270,9 +268,10 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
             running_mean.data += m * data.mean(axis=axes).mean(axis=0)
             running_var.data *= 1 - m
             running_var.data += m * (data.var(axis=axes) * count / max(count - 1, 1)).mean(axis=0)
-    else:
-        y = (x - ops.reshape(running_mean.detach(), shape)) * \
-            ops.reshape((running_var.detach() + eps) ** -0.5, shape)
+        # statistics per sample and channel: group_norm with one channel per group (fused)
+        return group_norm(x, x.shape[1], weight, bias, eps)
+    shape = _channel_shape(x)
+    y = (x - ops.reshape(running_mean.detach(), shape)) * ops.reshape((running_var.detach() + eps) ** -0.5, shape)
     if weight is not None:
         y = y * ops.reshape(weight, shape)
     if bias is not None:
