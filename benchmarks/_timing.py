@@ -1,13 +1,19 @@
 """Small timing helpers shared by the benchmarks: best-of-N wall time, and PyTorch if present.
 
 Importing this module tunes the process's malloc (tinygen.tune_host_allocator), as the
-examples do; tinygen and PyTorch run in the same process, so both get it.
+examples do; tinygen and PyTorch run in the same process, so both get it. With
+TINYGEN_PLAIN_MALLOC=1 in the environment it leaves glibc's defaults alone, as a user's
+own training script would: run a benchmark both ways to see what the tuning buys.
 """
+import os
 import time
 
 import tinygen
 
-tinygen.tune_host_allocator()
+PLAIN_MALLOC = os.environ.get("TINYGEN_PLAIN_MALLOC") == "1"
+if not PLAIN_MALLOC:
+    tinygen.tune_host_allocator()
+MALLOC = "glibc's defaults (TINYGEN_PLAIN_MALLOC=1)" if PLAIN_MALLOC else "tuned (tg.tune_host_allocator)"
 
 
 def best_time(fn, repeats=5, warmup=2, inner=1):

@@ -8,12 +8,13 @@ CycleGAN, the RBM); ``--memory`` also runs each side alone in a fresh process an
 how far its resident memory rises above what building the models took (peak RSS).
 
 Stop every other process first (kill -STOP): it measures the machine's two cores. The
-twins start from tinygen's weights (state_dict 1:1) and see the same batch.
+twins start from tinygen's weights (state_dict 1:1) and see the same batch. Run it once
+more with TINYGEN_PLAIN_MALLOC=1 for the figures a plain training script gets (no
+tg.tune_host_allocator() call; see benchmarks/_timing.py).
 """
 import argparse
 import importlib
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 import tinygen as tg
-from _timing import try_torch
+from _timing import MALLOC, try_torch
 from tinygen import optim
 from tinygen.models import VAE, gans
 
@@ -240,16 +241,24 @@ def peak_rise_mb(name, side, steps=5):
     return float(out.stdout.split()[-1])
 
 
+def _status_kib(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+
+
 def measure_alone(name, side, steps):
     tg.manual_seed(0)
     ours, theirs = case_builders(True)[name](np.random.default_rng(0))
     fn = ours if side == "ours" else theirs
-    # the baseline is taken before the first step: ru_maxrss is a high-water mark, and the
-    # first step (activations, gradients, the optimizer's state) is usually where it is set
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # the rise of the peak above the resident size once the models are built: importing
+    # torch and building both sides set a high-water mark of their own, so the mark is
+    # reset first (Linux: writing 5 to clear_refs sets VmHWM to the current VmRSS)
+    before = _status_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
     for _ in range(steps):
         fn()
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)   # KiB -> MiB
+    print((_status_kib("VmHWM") - before) / 1024)                   # KiB -> MiB
 
 
 def main():
@@ -267,7 +276,7 @@ def main():
     rng = np.random.default_rng(0)
     builders = case_builders(args.all)
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), tinygen on numpy "
-          f"{np.__version__}; median of {args.steps} interleaved steps")
+          f"{np.__version__}; median of {args.steps} interleaved steps; malloc {MALLOC}")
     memory = f" {'tinygen MB':>11s} {'pytorch MB':>11s} {'ratio':>7s}" if args.memory else ""
     print(f"{'family':32s} {'tinygen ms':>11s} {'pytorch ms':>11s} {'ratio':>7s}{memory}")
     for name, build in builders.items():
