@@ -636,8 +636,8 @@ glow_twin = load_twin("glow")
 
 def test_glow_trajectory_matches_its_pytorch_twin():
     """15 Adam steps of Glow's bits/dim in float64: ActNorm's data-dependent init on the first
-    batch (done by each side on its own), the LU-form 1×1 convs, the couplings: every loss
-    and tensor to 1e-8."""
+    batch (done by each side on its own), the LU-form 1×1 convs, the couplings, the learned
+    split prior: every loss and tensor to 1e-8."""
     from tinygen.models import Glow
     torch.set_default_dtype(torch.float64)
     try:
@@ -645,7 +645,7 @@ def test_glow_trajectory_matches_its_pytorch_twin():
         model = Glow(num_levels=2, steps_per_level=2, hidden=8).to("float64")
         noise = np.random.default_rng(24)
         for name, p in model.named_parameters():
-            if "net." in name:                        # couplings off the identity; the rest as built
+            if "net." in name or "split_priors" in name:   # couplings and split priors off the identity
                 p.data += 0.05 * noise.standard_normal(p.shape)
         twin_model = glow_twin.Glow(2, 2, 8)
         twin_model.load_state_dict(glow_twin.ported(model.state_dict()))

@@ -5,6 +5,8 @@ logit transform, the squeeze and the affine coupling:
     ActNorm: y = (x + b) ⊙ exp(log s) per channel, log-det H·W Σ log s; the first training
              batch sets b = -mean, log s = -log(std + 1e-6)
     1×1 conv: W = P L (U + diag(sign ⊙ exp(log|s|))), log-det H·W Σ log|s|
+    split prior: the half z that leaves beside h is N(μ, σ²), (μ, log σ) = conv3×3(h);
+             ε = (z - μ)/σ is scored under N(0, I), with log-det -Σ log σ
 """
 import math
 
@@ -53,7 +55,7 @@ class Glow(nn.Module):
     def __init__(self, num_levels=2, steps_per_level=8, hidden=64, alpha=0.05):
         super().__init__()
         self.preprocess = Logit(alpha)
-        levels, c = [], 1
+        levels, c, priors = [], 1, []
         for index in range(num_levels):
             c *= 4
             level = [Squeeze()]
@@ -62,7 +64,9 @@ class Glow(nn.Module):
             levels.append(level)
             if index < num_levels - 1:
                 c //= 2
+                priors.append(nn.Conv2d(c, 2 * c, 3, padding=1))
         self.levels = nn.ModuleList([nn.ModuleList(level) for level in levels])
+        self.split_priors = nn.ModuleList(priors)
 
     def loss(self, x):
         h, logdet = self.preprocess(x)
@@ -73,7 +77,10 @@ class Glow(nn.Module):
                 logdet = logdet + ld
             if index < len(self.levels) - 1:
                 z, h = h.chunk(2, 1)
-                log_p = log_p + (-0.5 * (math.log(2 * math.pi) + z * z)).flatten(1).sum(1)
+                mean, log_scale = self.split_priors[index](h).chunk(2, 1)
+                eps = (z - mean) * torch.exp(-log_scale)
+                logdet = logdet - log_scale.flatten(1).sum(1)
+                log_p = log_p + (-0.5 * (math.log(2 * math.pi) + eps * eps)).flatten(1).sum(1)
         log_p = log_p + (-0.5 * (math.log(2 * math.pi) + h * h)).flatten(1).sum(1) + logdet
         d = x[0].numel()
         return ((-log_p + d * math.log(256.0)) / (d * math.log(2.0))).mean()

@@ -7,6 +7,11 @@ later levels work on fewer dimensions. The exact log-density of x ∈ (0, 1)^D i
 
     log p(x) = Σ_l log N(z_l; 0, I) + Σ_layers logdet,
 
+or, with a learned split prior (Glow), each factored-out z_l ~ N(μ_l, σ_l²) with (μ_l, log σ_l)
+from a zero-initialised conv of the half h_l that stays: the example returns ε_l = (z_l -
+μ_l)/σ_l, which is N(0, I) under the prior, and the log-det gains -Σ log σ_l, so the formula
+above holds for the ε_l unchanged (and sampling draws ε and inverts the same affine map).
+
 and because the dequantized density of k in [0, 256)^D is p(x)/256^D, the discrete
 negative log-likelihood is bounded by (Theis et al., 2016)
 
@@ -27,11 +32,19 @@ from .layers import LogitTransform
 class MultiScaleFlow(nn.Module):
     """``levels``: lists of flow layers; half the channels leave after each level but the last."""
 
-    def __init__(self, levels, image_shape=(1, 28, 28), alpha=0.05):
+    def __init__(self, levels, image_shape=(1, 28, 28), alpha=0.05, split_priors=None):
         super().__init__()
         self.image_shape = tuple(image_shape)
         self.preprocess = LogitTransform(alpha)
         self.levels = nn.ModuleList([nn.ModuleList(level) for level in levels])
+        if split_priors is not None:          # one per split: h_l → (μ_l, log σ_l) of z_l
+            self.split_priors = nn.ModuleList(split_priors)
+
+    def _split_prior(self, index, h):
+        """(μ, log σ) of the z that left beside h at split ``index``, or None without a prior."""
+        if not hasattr(self, "split_priors"):
+            return None
+        return self.split_priors[index](h).chunk(2, 1)
 
     def _check(self, x):
         if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
@@ -49,6 +62,11 @@ class MultiScaleFlow(nn.Module):
                 logdet = logdet + layer_logdet
             if index < len(self.levels) - 1:
                 z, h = h.chunk(2, 1)
+                prior = self._split_prior(index, h)
+                if prior is not None:              # ε = (z - μ)/σ, log-det -Σ log σ
+                    mean, log_scale = prior
+                    z = (z - mean) * (-log_scale).exp()
+                    logdet = logdet - log_scale.flatten(1).sum(1)
                 latents.append(z)
         latents.append(h)
         return latents, logdet
@@ -82,7 +100,12 @@ class MultiScaleFlow(nn.Module):
         touched = None
         for index in range(len(self.levels) - 1, -1, -1):
             if index < len(self.levels) - 1:
-                h = cat((latents[index], h), 1)
+                z = latents[index]
+                prior = self._split_prior(index, h)
+                if prior is not None:              # z = μ + σ ε
+                    mean, log_scale = prior
+                    z = z * log_scale.exp() + mean
+                h = cat((z, h), 1)
             for layer in reversed(self.levels[index]):
                 h = layer.inverse(h)
                 if bound is not None:
