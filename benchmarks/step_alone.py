@@ -1,0 +1,97 @@
+"""One family's training step timed alone (no PyTorch in the process): the figure to compare
+before and after a kernel change, or with and without the malloc tuning.
+
+    python benchmarks/step_alone.py vae                    # the convolutional VAE, batch 128
+    python benchmarks/step_alone.py ddpm --channels 16     # the DDPM U-Net, batch 64
+    python benchmarks/step_alone.py pixelcnn --hidden 16 --blocks 15
+    python benchmarks/step_alone.py cyclegan               # the G step of the zoo's CycleGAN
+    TINYGEN_PLAIN_MALLOC=1 python benchmarks/step_alone.py vae      # without tune_host_allocator
+
+To time an older commit, run this file with PYTHONPATH pointing at a checkout of it.
+Prints the median and the best of --steps steps after 3 of warm-up.
+"""
+import argparse
+import time
+
+import numpy as np
+
+import tinygen as tg
+import tinygen.nn.functional as F
+from _timing import MALLOC
+from tinygen import optim
+
+
+def vae_step(args):
+    from kernels import vae_step_fn
+    return vae_step_fn(tg, F)
+
+
+def ddpm_step(args):
+    from tinygen.models.diffusion import DDPM
+    model = DDPM(args.channels)
+    opt = optim.Adam(model.parameters(), 2e-4)
+    x = tg.tensor(np.random.default_rng(0).uniform(-1, 1, (64, 1, 28, 28)).astype(np.float32))
+
+    def step():
+        loss = model.loss(x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def pixelcnn_step(args):
+    from tinygen.models import PixelCNN
+    model = PixelCNN(args.hidden, args.blocks)
+    opt = optim.Adam(model.parameters(), 1e-3)
+    x = tg.tensor((np.random.default_rng(0).random((64, 1, 28, 28)) < 0.3).astype(np.float32))
+
+    def step():
+        loss = model.loss(x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def cyclegan_step(args):
+    from tinygen.models.translation.cyclegan import CycleGAN
+    model = CycleGAN(gen_width=16, num_blocks=3, disc_width=32)
+    opt = optim.Adam(list(model.G.parameters()) + list(model.F.parameters()), 2e-4)
+    rng = np.random.default_rng(0)
+    a, b = (tg.tensor(rng.uniform(-1, 1, (32, 1, 28, 28)).astype(np.float32)) for _ in range(2))
+
+    def step():
+        loss = model.generator_loss(a, b)[0]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+STEPS = {"vae": vae_step, "ddpm": ddpm_step, "pixelcnn": pixelcnn_step, "cyclegan": cyclegan_step}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("family", choices=sorted(STEPS))
+    parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--channels", type=int, default=16, help="ddpm: U-Net channels at 28×28")
+    parser.add_argument("--hidden", type=int, default=16, help="pixelcnn: h")
+    parser.add_argument("--blocks", type=int, default=15, help="pixelcnn: residual blocks")
+    args = parser.parse_args()
+    tg.manual_seed(0)
+    step = STEPS[args.family](args)
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    print(f"{args.family}: median {np.median(times) * 1e3:.1f} ms, best {min(times) * 1e3:.1f} ms "
+          f"per step (malloc {MALLOC})")
+
+
+if __name__ == "__main__":
+    main()
