@@ -14,7 +14,9 @@ unchanged.
 
 The examples call it (through ``experiment.Run``), and so do the benchmarks, for
 tinygen and PyTorch alike (they share the process's malloc). It changes a
-process-wide setting, which is why importing tinygen does not do it. Only glibc
+process-wide setting, which is why importing tinygen does not do it; without it, the
+conv kernels' largest blocks still come from tinygen's own workspace (workspace.py),
+which removes part of the cost. Only glibc
 (Linux) is tuned; elsewhere it does nothing and returns False. GPU memory is
 CuPy's business (its memory pool already reuses blocks).
 """

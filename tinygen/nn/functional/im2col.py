@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import workspace
 from ...backend import get_array_module
 
 # Largest im2col buffer a forward without a weight gradient (sampling, evaluation) may
@@ -70,8 +71,8 @@ def batch_last(x, padding=(0, 0)):
     moved = x.transpose(1, 2, 3, 0)
     if not (ph or pw) and moved.flags.c_contiguous:
         return moved            # x came from a conv here: it already is batch-last in memory
-    out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype) if ph or pw else \
-        xp.empty((c, h, w, n), dtype=x.dtype)
+    out = workspace.zeros(xp, (c, h + 2 * ph, w + 2 * pw, n), x.dtype) if ph or pw else \
+        workspace.empty(xp, (c, h, w, n), x.dtype)
     out[:, ph:ph + h, pw:pw + w, :] = moved
     return out
 
@@ -86,7 +87,17 @@ def im2col_batch_last(x, kernel, stride, padding, dilation):
     wo = (wp - dw * (kw - 1) - 1) // sw + 1
     s0, s1, s2, s3 = padded.strides
     view = _as_strided(xp, padded, (c, kh, kw, ho, wo, n), (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3))
-    return view.reshape(c * kh * kw, ho * wo * n), (ho, wo)
+    if view.flags.c_contiguous:          # a 1×1 kernel at stride 1: the input already is cols
+        return view.reshape(c * kh * kw, ho * wo * n), (ho, wo)
+    cols = workspace.empty(xp, view.shape, x.dtype)
+    cols[...] = view
+    return cols.reshape(c * kh * kw, ho * wo * n), (ho, wo)
+
+
+def _matmul(a, b):
+    """a @ b into a workspace block (the conv GEMMs' large outputs are reused across steps)."""
+    xp = get_array_module(a)
+    return xp.matmul(a, b, out=workspace.empty(xp, (a.shape[0], b.shape[1]), np.result_type(a, b)))
 
 
 def conv_batch_last(x, weight, stride, padding, dilation, bias=None, im2col=None):
@@ -98,7 +109,7 @@ def conv_batch_last(x, weight, stride, padding, dilation, bias=None, im2col=None
     if im2col is None:
         im2col = im2col_batch_last(x, weight.shape[2:], stride, padding, dilation)
     cols, (ho, wo) = im2col
-    y = (weight.reshape(cout, -1) @ cols).reshape(cout, ho, wo, n).transpose(3, 0, 1, 2)
+    y = _matmul(weight.reshape(cout, -1), cols).reshape(cout, ho, wo, n).transpose(3, 0, 1, 2)
     return _to_nchw(y, bias), im2col
 
 
@@ -129,7 +140,7 @@ def _to_nchw(y_view, bias):
     (a flatten before a linear layer) make the one copy themselves.
     """
     if bias is not None:
-        return y_view + bias.reshape(1, -1, 1, 1)
+        y_view += bias.reshape(1, -1, 1, 1)      # in place: y_view is this conv's own fresh block
     return y_view
 
 
@@ -144,7 +155,7 @@ def conv_transpose_batch_last(x, weight, stride, padding, dilation, output_size,
     if x_t is None:
         x_t = batch_last(x).reshape(cin, h * w * n)
     w_t = xp.ascontiguousarray(weight.reshape(cin, cout, kh * kw).transpose(2, 1, 0))
-    cols = (w_t.reshape(kh * kw * cout, cin) @ x_t).reshape(kh, kw, cout, h, w, n)
+    cols = _matmul(w_t.reshape(kh * kw * cout, cin), x_t).reshape(kh, kw, cout, h, w, n)
     out = col2im_batch_last(cols, stride, padding, dilation, output_size)   # (Cout, H', W', N)
     return _to_nchw(out.transpose(3, 0, 1, 2), bias), x_t
 
@@ -166,7 +177,7 @@ def col2im_batch_last(cols, stride, padding, dilation, output_size):
         return cols[0, 0]          # a 1×1 kernel's one tap is the output: nothing to add up
     hq = max(-(-(hout + 2 * ph) // sh), (dh * (kh - 1)) // sh + h)
     wq = max(-(-(wout + 2 * pw) // sw), (dw * (kw - 1)) // sw + w)
-    planes = xp.zeros((c, hq, sh, wq, sw, n), dtype=cols.dtype)
+    planes = workspace.zeros(xp, (c, hq, sh, wq, sw, n), cols.dtype)
     for i in range(kh):
         r, a = (i * dh) % sh, (i * dh) // sh
         for j in range(kw):
