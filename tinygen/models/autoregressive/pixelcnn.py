@@ -95,7 +95,6 @@ class PixelCNN(nn.Module):
     def __init__(self, hidden=32, num_blocks=7, output_hidden=64, in_channels=1, out_channels=1):
         super().__init__()
         self.hidden, self.num_blocks = hidden, num_blocks
-        self.receptive_rows = 7 // 2 + num_blocks     # how far up a logit can see
         self.net = nn.Sequential(
             MaskedConv2d(in_channels, 2 * hidden, 7, "A"),
             *[PixelCNNResidualBlock(hidden) for _ in range(num_blocks)],
@@ -127,24 +126,59 @@ class PixelCNN(nn.Module):
     def sample(self, n, height=28, width=28):
         """Draw n images pixel by pixel, each pixel from its conditional given x_<i.
 
-        Pixel (r, c)'s logits depend on rows r - R … r and columns c - R … c + R only
-        (R = ``receptive_rows``: 3 from the 7×7 mask-A conv, 1 per masked 3×3), so each pass
-        runs the network on that window, not on the whole image: the zero padding at a
-        window's edge corrupts one more column (or row) per layer inward, and R layers'
-        worth leaves the centre exact."""
+        A masked conv's output row r reads its input's rows ≤ r only, so once row r is
+        being drawn every layer's rows above it are final. Each layer's masked-conv input is
+        therefore kept (the row cache), and drawing pixel (r, c) recomputes row r alone,
+        layer by layer: 784 one-row passes instead of 784 passes over the image."""
         was_training = self.training
         self.eval()
         x = self._blank(n, height, width)
-        reach = self.receptive_rows
         with no_grad():
+            caches = {}
             for row in range(height):
-                top = max(0, row - reach)
                 for col in range(width):
-                    left = max(0, col - reach)
-                    logits = self(x[..., top:row + 1, left:col + reach + 1])[:, :, row - top, col - left]
+                    logits = self._row_logits(x, row, caches)[:, :, 0, col]
                     x[..., row, col] = self._draw(logits)
         self.train(was_training)
         return x
+
+    def _network_input(self, x):
+        """What the first masked conv reads: the images themselves."""
+        return x
+
+    def _row_logits(self, x, row, caches):
+        """The logits of row ``row`` (N, out, 1, W), from the drawn pixels ``x`` and, in
+        ``caches``, each block's masked-conv input for the rows above (this row is written
+        into them as it is computed)."""
+        first, *blocks, relu1, head1, relu2, head2 = self.net
+        reach = first.kernel_size[0] // 2
+        h = _masked_row(first, _above(self._network_input(x[..., max(0, row - reach):row + 1, :]), reach + 1))
+        for index, block in enumerate(blocks):
+            relu_a, squeeze, relu_b, masked, relu_c, expand = block.body
+            u = relu_b(squeeze(relu_a(h)))                        # the masked conv's input, row r
+            cache = caches.get(index)
+            if cache is None:
+                cache = caches[index] = zeros(*u.shape[:2], x.shape[-2], u.shape[-1], dtype=u.dtype,
+                                              device=u.device)
+            cache[:, :, row] = u[:, :, 0]
+            h = h + expand(relu_c(_masked_row(masked, _above(cache[:, :, max(0, row - 1):row + 1], 2))))
+        return head2(relu2(head1(relu1(h))))
+
+
+def _above(slab, rows):
+    """A (N, C, h, W) slab of the rows up to the current one, zero rows added on top (the
+    conv's own zero padding above the image) until it has ``rows`` rows."""
+    missing = rows - slab.shape[2]
+    return F.pad(slab, (0, 0, missing, 0)) if missing else slab
+
+
+def _masked_row(conv, slab):
+    """The current row of a masked conv's output, from a slab of its input's rows above it
+    and the row itself: the kernel's rows below the centre are masked to zero, so they and
+    the input rows they would read are left out."""
+    k = conv.kernel_size[0]
+    weight = (conv.weight * conv.mask)[:, :, :k // 2 + 1]
+    return F.conv2d(slab, weight, conv.bias, 1, (0, k // 2))
 
 
 class CategoricalPixelCNN(PixelCNN):
@@ -164,7 +198,11 @@ class CategoricalPixelCNN(PixelCNN):
         if codes.ndim != 3 or codes.dtype.kind not in "iu":
             raise ValueError(f"CategoricalPixelCNN expects integer code maps (N, H, W), got "
                              f"{tuple(codes.shape)} {codes.dtype}")
-        return self.net(self.embedding(codes).permute(0, 3, 1, 2))    # (N, K, H, W)
+        return self.net(self._network_input(codes))    # (N, K, H, W)
+
+    def _network_input(self, codes):
+        """Each code's embedding vector, as channels: (N, H, W) → (N, D, H, W)."""
+        return self.embedding(codes).permute(0, 3, 1, 2)
 
     def nll(self, codes):
         """Per-map exact negative log-likelihood in nats, Σ_i -log softmax(ℓ_i)[z_i], shape (N,)."""
