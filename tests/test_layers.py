@@ -1,7 +1,7 @@
 """The package's layers only point down: parse every import in tinygen/ and fail on one
 that runs up the table below, or on a cycle between top-level modules.
 
-    backend, dtypes, host_allocator   arrays and their types
+    backend, dtypes, host_allocator, workspace   arrays, their types, host memory
     random                            random arrays on either backend
     autograd                          Tensor, Function, the ops, backward
     creation, serialization, viz      making, saving and drawing tensors
@@ -19,7 +19,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "tinygen"
-LAYERS = [("backend", "dtypes", "host_allocator"), ("random",), ("autograd",),
+LAYERS = [("backend", "dtypes", "host_allocator", "workspace"), ("random",), ("autograd",),
           ("creation", "serialization", "viz"), ("nn", "optim"), ("distributed",), ("data",),
           ("distributions",),
           ("models",), ("metrics",), ("experiment", "zoo", "sample")]
