@@ -15,6 +15,7 @@ tg.tune_host_allocator() call; see benchmarks/_timing.py).
 import argparse
 import importlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -278,11 +279,14 @@ def main():
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), tinygen on numpy "
           f"{np.__version__}; median of {args.steps} interleaved steps; malloc {MALLOC}")
     memory = f" {'tinygen MB':>11s} {'pytorch MB':>11s} {'ratio':>7s}" if args.memory else ""
-    print(f"{'family':32s} {'tinygen ms':>11s} {'pytorch ms':>11s} {'ratio':>7s}{memory}")
+    # seconds per 60,000 images at this step: an epoch of the example, when its step is this one
+    print(f"{'family':32s} {'tinygen ms':>11s} {'pytorch ms':>11s} {'ratio':>7s} "
+          f"{'tinygen s/60k':>14s} {'pytorch s/60k':>14s}{memory}")
     for name, build in builders.items():
         ours, theirs = build(rng)
         a, b = interleaved(ours, theirs, args.steps)
-        line = f"{name:32s} {a * 1e3:11.1f} {b * 1e3:11.1f} {a / b:6.2f}x"
+        steps = 60_000 / int(re.search(r"\((?:batch )?(\d+)", name).group(1))
+        line = f"{name:32s} {a * 1e3:11.1f} {b * 1e3:11.1f} {a / b:6.2f}x {a * steps:14.0f} {b * steps:14.0f}"
         if args.memory:
             m_ours, m_theirs = peak_rise_mb(name, "ours"), peak_rise_mb(name, "pytorch")
             line += f" {m_ours:11.1f} {m_theirs:11.1f} {m_ours / max(m_theirs, 1e-9):6.2f}x"
