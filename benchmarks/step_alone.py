@@ -28,47 +28,39 @@ def vae_step(args):
     return vae_step_fn(tg, F)
 
 
+def adam_step(loss, parameters, lr):
+    """A step function: loss() backward, then Adam."""
+    opt = optim.Adam(parameters, lr)
+
+    def step():
+        value = loss()
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+    return step
+
+
 def ddpm_step(args):
     from tinygen.models.diffusion import DDPM
     model = DDPM(args.channels)
-    opt = optim.Adam(model.parameters(), 2e-4)
     x = tg.tensor(np.random.default_rng(0).uniform(-1, 1, (64, 1, 28, 28)).astype(np.float32))
-
-    def step():
-        loss = model.loss(x)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
+    return adam_step(lambda: model.loss(x), model.parameters(), 2e-4)
 
 
 def pixelcnn_step(args):
     from tinygen.models import PixelCNN
     model = PixelCNN(args.hidden, args.blocks)
-    opt = optim.Adam(model.parameters(), 1e-3)
     x = tg.tensor((np.random.default_rng(0).random((64, 1, 28, 28)) < 0.3).astype(np.float32))
-
-    def step():
-        loss = model.loss(x)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
+    return adam_step(lambda: model.loss(x), model.parameters(), 1e-3)
 
 
 def cyclegan_step(args):
     from tinygen.models.translation.cyclegan import CycleGAN
     model = CycleGAN(gen_width=16, num_blocks=3, disc_width=32)
-    opt = optim.Adam(list(model.G.parameters()) + list(model.F.parameters()), 2e-4)
     rng = np.random.default_rng(0)
     a, b = (tg.tensor(rng.uniform(-1, 1, (32, 1, 28, 28)).astype(np.float32)) for _ in range(2))
-
-    def step():
-        loss = model.generator_loss(a, b)[0]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
+    return adam_step(lambda: model.generator_loss(a, b)[0], list(model.G.parameters()) + list(model.F.parameters()),
+                     2e-4)
 
 
 STEPS = {"vae": vae_step, "ddpm": ddpm_step, "pixelcnn": pixelcnn_step, "cyclegan": cyclegan_step}

@@ -100,7 +100,7 @@ def main(argv=None):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
     import gan_mnist
     import tinygen as tg
-    from twins.training import as_torch, mnist_batches, score_and_write, use_threads
+    from twins.training import as_torch, gan_step, mnist_batches, score_and_write, use_threads
     torch.manual_seed(args.seed)
     use_threads()
     tg.manual_seed(args.seed)                         # the example's initial weights
@@ -112,22 +112,11 @@ def main(argv=None):
     opt_g = torch.optim.Adam(G.parameters(), lr=args.g_lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     ema = copy.deepcopy(G) if args.ema else None
-    bce = nn.BCEWithLogitsLoss()
     started = time.time()
     for epoch in range(args.epochs):
         loader.set_epoch(epoch)
         for real, _ in loader:
-            real = as_torch(real)
-            n = real.shape[0]
-            fake = G(torch.randn(n, 100))
-            d_loss = bce(D(real), torch.ones(n, 1)) + bce(D(fake.detach()), torch.zeros(n, 1))
-            opt_d.zero_grad()
-            d_loss.backward()
-            opt_d.step()
-            g_loss = bce(D(fake), torch.ones(n, 1))
-            opt_g.zero_grad()
-            g_loss.backward()
-            opt_g.step()
+            d_loss, g_loss = gan_step(G, D, opt_g, opt_d, as_torch(real), 100)
             if ema is not None:                       # weights averaged, buffers copied (optim.EMA)
                 with torch.no_grad():
                     params, current = dict(G.named_parameters()), G.state_dict()

@@ -21,7 +21,7 @@ import tinygen as tg
 from tinygen.models import gans
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # run as a script too
-from twins.training import as_torch, mnist_batches, score_and_write, use_threads  # noqa: E402
+from twins.training import as_torch, gan_step, mnist_batches, score_and_write, use_threads  # noqa: E402
 
 
 def torch_generator(latent_dim=100):
@@ -62,22 +62,11 @@ def main(argv=None):
     loader = mnist_batches(args.seed)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    bce = nn.BCEWithLogitsLoss()
     started = time.time()
     for epoch in range(args.epochs):
         loader.set_epoch(epoch)
         for real, _ in loader:
-            real = as_torch(real).reshape(-1, 784)
-            n = real.shape[0]
-            fake = G(torch.randn(n, 100))
-            d_loss = bce(D(real), torch.ones(n, 1)) + bce(D(fake.detach()), torch.zeros(n, 1))
-            opt_d.zero_grad()
-            d_loss.backward()
-            opt_d.step()
-            g_loss = bce(D(fake), torch.ones(n, 1))
-            opt_g.zero_grad()
-            g_loss.backward()
-            opt_g.step()
+            d_loss, g_loss = gan_step(G, D, opt_g, opt_d, as_torch(real).reshape(-1, 784), 100)
         print(f"epoch {epoch + 1}: d_loss {d_loss.item():.3f} g_loss {g_loss.item():.3f} "
               f"({time.time() - started:.0f} s)", flush=True)
     with torch.no_grad():

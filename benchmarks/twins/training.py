@@ -27,6 +27,23 @@ def mnist_batches(seed, batch_size=64):
                            scale_to="pm1", drop_last=True)
 
 
+def gan_step(G, D, opt_g, opt_d, real, latent_dim):
+    """One step of examples/gan_mnist.py's logit GANs: D on the real batch and on G(z)
+    detached (BCE on logits), then G through D with the non-saturating loss."""
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    n = real.shape[0]
+    fake = G(torch.randn(n, latent_dim))
+    d_loss = bce(D(real), torch.ones(n, 1)) + bce(D(fake.detach()), torch.zeros(n, 1))
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    g_loss = bce(D(fake), torch.ones(n, 1))
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+    return d_loss, g_loss
+
+
 def as_torch(batch):
     return torch.from_numpy(batch.numpy())
 
