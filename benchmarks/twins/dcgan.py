@@ -9,6 +9,7 @@ scores it with tinygen's metrics, beside ``python examples/gan_mnist.py --arch d
 
     python benchmarks/twins/dcgan.py --spectral-norm --g-lr 1e-3 --ema 0.999 --epochs 40
 
+(a checkpoint after every epoch; the same command with ``--resume`` continues it)
 (tinygen's initial weights ported, its data order, Adam with betas (0.5, 0.999), D at 2e-4,
 the non-saturating G loss, samples from the EMA of G). torch is not a tinygen dependency:
 ``pip install -e ".[parity]"``.
@@ -86,6 +87,28 @@ def gradient_penalty(critic, real, fake, eps, weight=10.0):
     return weight * ((norms - 1) ** 2).mean()
 
 
+def save_checkpoint(out, parts, epochs_done, wall_time_s):
+    """Every part's state_dict, the epochs done and torch's RNG, written to a temporary file
+    and renamed over checkpoint.pt, so an interrupted write never leaves half a checkpoint."""
+    os.makedirs(out, exist_ok=True)
+    state = {name: part.state_dict() for name, part in parts.items()}
+    state.update(epochs_done=epochs_done, wall_time_s=wall_time_s, rng=torch.get_rng_state())
+    path = os.path.join(out, "checkpoint.pt")
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def load_checkpoint(out, parts):
+    """Load checkpoint.pt into ``parts``; returns the epochs done and their wall time (the
+    loader is seeded per epoch, so the next epoch's batches are the uninterrupted run's)."""
+    state = torch.load(os.path.join(out, "checkpoint.pt"))
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    torch.set_rng_state(state["rng"])
+    print(f"resumed after epoch {state['epochs_done']}", flush=True)
+    return state["epochs_done"], state["wall_time_s"]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="DCGAN trained in PyTorch the way examples/gan_mnist.py trains it")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs")
@@ -94,7 +117,8 @@ def main(argv=None):
     parser.add_argument("--ema", type=float, default=0.0, help="sample from an EMA of G's weights")
     parser.add_argument("--seed", type=int, default=0, help="tinygen's seed: weights and data order")
     parser.add_argument("--fid-n", type=int, default=10_000, help="samples to score")
-    parser.add_argument("--out", default="runs/twin_dcgan", help="where metrics.json goes")
+    parser.add_argument("--out", default="runs/twin_dcgan", help="where metrics.json and checkpoint.pt go")
+    parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint.pt")
     args = parser.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
@@ -113,7 +137,10 @@ def main(argv=None):
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     ema = copy.deepcopy(G) if args.ema else None
     started = time.time()
-    for epoch in range(args.epochs):
+    parts = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d, **({"ema": ema} if ema is not None else {})}
+    first, wall_time_s = load_checkpoint(args.out, parts) if args.resume else (0, 0.0)
+    started -= wall_time_s                            # wall time counts the earlier epochs too
+    for epoch in range(first, args.epochs):
         loader.set_epoch(epoch)
         for real, _ in loader:
             d_loss, g_loss = gan_step(G, D, opt_g, opt_d, as_torch(real), 100)
@@ -127,6 +154,7 @@ def main(argv=None):
                             value.copy_(current[name])
         print(f"epoch {epoch + 1}: d_loss {d_loss.item():.3f} g_loss {g_loss.item():.3f} "
               f"({time.time() - started:.0f} s)", flush=True)
+        save_checkpoint(args.out, parts, epoch + 1, time.time() - started)
     sampler = ema if ema is not None else G
     sampler.eval()
     with torch.no_grad():
