@@ -88,11 +88,12 @@ def test_each_logit_depends_only_on_earlier_pixels(row, col, seed):
 
 
 @pytest.mark.parametrize("categorical", [False, True])
-def test_row_cached_sampler_follows_the_full_image_logits(monkeypatch, categorical):
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_row_cached_sampler_follows_the_full_image_logits(monkeypatch, categorical, temperature):
     """Every logit the sampler draws a pixel from equals the whole-image pass's logit for
-    that pixel, given the pixels drawn so far: the row caches and the one-row passes (with
-    the zero rows above the image, which for codes are zero embeddings, not code 0) add
-    nothing and lose nothing."""
+    that pixel, given the pixels drawn so far, over the temperature: the row caches and
+    the one-row passes (with the zero rows above the image, which for codes are zero
+    embeddings, not code 0) add nothing and lose nothing."""
     if categorical:
         tg.manual_seed(2)
         model = CategoricalPixelCNN(5, hidden=3, num_blocks=2, embedding_dim=3).double()
@@ -109,12 +110,12 @@ def test_row_cached_sampler_follows_the_full_image_logits(monkeypatch, categoric
         return real_draw(logits)
     monkeypatch.setattr(model, "_draw", recording_draw)
     tg.manual_seed(5)
-    fast = model.sample(3, 8, 13).numpy()
+    fast = model.sample(3, 8, 13, temperature=temperature).numpy()
     model.eval()
     x = tg.tensor(fast) if categorical else tg.tensor(fast, dtype="float64")
     with tg.no_grad():
         full = model(x).numpy()                  # causal: pixel i's logit sees only pixels < i
-    expected = [full[:, :, row, col] for row in range(8) for col in range(13)]
+    expected = [full[:, :, row, col] / temperature for row in range(8) for col in range(13)]
     np.testing.assert_allclose(np.stack(seen), np.stack(expected), rtol=1e-12, atol=1e-12)
     assert len(np.unique(fast)) > 1
 
@@ -170,6 +171,8 @@ def test_sampling_shapes_values_and_the_logits_it_follows():
 def test_wrong_shape_is_a_clear_error():
     with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
         PixelCNN(4, 1)(tg.rand(2, 28, 28))
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        PixelCNN(4, 1).sample(2, 4, 4, temperature=0.0)
 
 
 def test_categorical_logits_ignore_later_codes():

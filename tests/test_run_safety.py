@@ -153,6 +153,19 @@ def test_gan_resumes_from_another_working_directory(tmp_path, monkeypatch):
     assert (out / "progress.gif").exists() and (out / "epoch_002.png").exists()
 
 
+def test_a_resumed_runs_wall_time_counts_the_earlier_sessions(tmp_path):
+    """metrics.json and the zoo's cards report a run's whole training time, not the last session's."""
+    _classifier(tmp_path)
+    state = tg.load(tmp_path / "checkpoint.npz")
+    first = json.loads((tmp_path / "metrics.json").read_text())["wall_time_s"]
+    assert 0 < state["wall_time_s"] <= first
+    state["wall_time_s"] = 5000.0                     # as if the first session had trained for hours
+    tg.save(state, tmp_path / "checkpoint.npz")
+    _classifier(tmp_path, "--epochs", "2", "--resume")
+    assert tg.load(tmp_path / "checkpoint.npz")["wall_time_s"] > 5000
+    assert json.loads((tmp_path / "metrics.json").read_text())["wall_time_s"] > 5000
+
+
 def test_ctrl_c_during_evaluation_prints_one_line(tmp_path, monkeypatch, capsys):
     example = load_example("classifier_mnist")
 

@@ -372,6 +372,7 @@ class Run:
             "history": {k: [list(p) for p in v] for k, v in self.history.items()},
             "extra": extra or {},
             "config": self.config,
+            "wall_time_s": time.time() - self.started,   # all sessions' time, as metrics.json reports it
         }
         if rng_ranks is not None:
             state["rng_ranks"] = rng_ranks
@@ -394,6 +395,7 @@ class Run:
         _random.set_rng_state(state["rng_ranks"][self.rank] if "rng_ranks" in state else state["rng"])
         self.step = int(state["step"])
         self.history = {k: [tuple(p) for p in v] for k, v in state["history"].items()}
+        self.started = time.time() - float(state.get("wall_time_s", 0.0))   # the clock goes on
         if self.is_main:
             print(f"[{self.name}] resumed from {self.checkpoint_path} at epoch {state['epoch'] + 1}, "
                   f"batch {state['batch']}", flush=True)

@@ -175,8 +175,13 @@ def _per_image(figure, x_all, batch=500):
                                for i in range(0, len(x_all), batch)]).astype(np.float64)
 
 
+PRIOR_TEMPERATURE = {"temperature": (float, "the autoregressive prior's temperature T (logits / T; 1: "
+                                             "the model's density)")}
+
+
 class Autoregressive(Kind):
     """A PixelCNN: binary images drawn pixel by pixel; likelihood = exact NLL in nats."""
+    options = PRIOR_TEMPERATURE
     unit = "nats"
 
     def build(self, config):
@@ -184,7 +189,7 @@ class Autoregressive(Kind):
         return PixelCNN(config["hidden"], config["blocks"])
 
     def draw(self, model, n, labels, extra, options):
-        return _host(model.sample(n)), None
+        return _host(model.sample(n, temperature=float(options.get("temperature") or 1.0))), None
 
     def likelihood(self, model, n):
         from ..data import binarized_mnist
@@ -227,6 +232,7 @@ class CodesWithPrior(nn.Module):
 class VectorQuantized(Kind):
     """Code maps k ~ the PixelCNN prior, decoded to mean images sigmoid(decoder(e_k));
     likelihood = the bound -log p(x|z_q) - log p(k) in nats."""
+    options = PRIOR_TEMPERATURE
     unit = "nats"
 
     def build(self, config):
@@ -239,7 +245,8 @@ class VectorQuantized(Kind):
 
     def draw(self, model, n, labels, extra, options):
         with no_grad():
-            return _host(F.sigmoid(model.vqvae.decode(model.prior.sample(n, 7, 7)))), None
+            codes = model.prior.sample(n, 7, 7, temperature=float(options.get("temperature") or 1.0))
+            return _host(F.sigmoid(model.vqvae.decode(codes))), None
 
     def likelihood(self, model, n):
         from ..data import binarized_mnist

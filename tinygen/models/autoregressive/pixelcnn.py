@@ -123,8 +123,9 @@ class PixelCNN(nn.Module):
         """x_i ~ Bernoulli(sigmoid(ℓ_i)) for a (N, 1) column of logits."""
         return rand(*pixel_logits.shape, device=pixel_logits.device) < pixel_logits.sigmoid()
 
-    def sample(self, n, height=28, width=28):
-        """Draw n images pixel by pixel, each pixel from its conditional given x_<i.
+    def sample(self, n, height=28, width=28, temperature=1.0):
+        """Draw n images pixel by pixel, each pixel from its conditional given x_<i, with
+        logits ℓ_i / T (T = ``temperature``: 1 is the model's density, T < 1 sharper).
 
         A masked conv's output row r reads its input's rows ≤ r only, so once row r is
         being drawn every layer's rows above it are final. Each layer's masked-conv input is
@@ -132,13 +133,15 @@ class PixelCNN(nn.Module):
         layer by layer: 784 one-row passes instead of 784 passes over the image."""
         was_training = self.training
         self.eval()
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
         x = self._blank(n, height, width)
         with no_grad():
             caches = {}
             for row in range(height):
                 for col in range(width):
                     logits = self._row_logits(x, row, caches)[:, :, 0, col]
-                    x[..., row, col] = self._draw(logits)
+                    x[..., row, col] = self._draw(logits if temperature == 1.0 else logits / temperature)
         self.train(was_training)
         return x
 
