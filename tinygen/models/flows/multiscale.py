@@ -8,7 +8,7 @@ later levels work on fewer dimensions. The exact log-density of x ∈ (0, 1)^D i
     log p(x) = Σ_l log N(z_l; 0, I) + Σ_layers logdet,
 
 or, with a learned split prior (Glow), each factored-out z_l ~ N(μ_l, σ_l²) with (μ_l, log σ_l)
-from a zero-initialised conv of the half h_l that stays: the example returns ε_l = (z_l -
+from a zero-initialised conv of the half h_l that stays: ``forward`` returns ε_l = (z_l -
 μ_l)/σ_l, which is N(0, I) under the prior, and the log-det gains -Σ log σ_l, so the formula
 above holds for the ε_l unchanged (and sampling draws ε and inverts the same affine map).
 
