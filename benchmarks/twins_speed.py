@@ -5,7 +5,8 @@ interleaved (blocks of tinygen steps, then of PyTorch steps), float32, the examp
 
 ``--all`` adds every other family (CVAE, PixelCNN, VQ-VAE, RealNVP, Glow, the DDPM U-Net,
 CycleGAN, the RBM); ``--memory`` also runs each side alone in a fresh process and reports
-how far its resident memory rises above what building the models took (peak RSS).
+how far its resident memory rises above what building the models took (peak RSS);
+``--memory-only`` prints that table alone, which does not need an idle machine.
 
 Stop every other process first (kill -STOP): it measures the machine's two cores. The
 twins start from tinygen's weights (state_dict 1:1) and see the same batch. Run it once
@@ -262,17 +263,30 @@ def measure_alone(name, side, steps):
     print((_status_kib("VmHWM") - before) / 1024)                   # KiB -> MiB
 
 
+def memory_table(builders):
+    print(f"torch {torch.__version__}, tinygen on numpy {np.__version__}; peak RSS rise over 5 steps, "
+          f"each side alone in a fresh process; malloc {MALLOC}")
+    print(f"{'family':32s} {'tinygen MB':>11s} {'pytorch MB':>11s} {'ratio':>7s}")
+    for name in builders:
+        m_ours, m_theirs = peak_rise_mb(name, "ours"), peak_rise_mb(name, "pytorch")
+        print(f"{name:32s} {m_ours:11.1f} {m_theirs:11.1f} {m_ours / max(m_theirs, 1e-9):6.2f}x", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--all", action="store_true", help="every family, not only the first four")
     parser.add_argument("--memory", action="store_true", help="also each side's peak RSS rise, alone")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only the peak RSS rises (they do not depend on what else the machine runs)")
     parser.add_argument("--only", help=argparse.SUPPRESS)           # the --memory subprocesses
     parser.add_argument("--side", choices=("ours", "pytorch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     try_torch()                                   # PyTorch on all cores, as tinygen's BLAS
     if args.only:
         return measure_alone(args.only, args.side, args.steps)
+    if args.memory_only:
+        return memory_table(case_builders(args.all))
     tg.manual_seed(0)
     rng = np.random.default_rng(0)
     builders = case_builders(args.all)

@@ -259,3 +259,14 @@ def test_forward_without_weight_grad_is_chunked_within_the_im2col_budget(monkeyp
         assert kernels.batch_chunk(x.data, w.data, (1, 1), (2, 2), (1, 1)) == 3
         chunked = F.conv2d(x, w, b, padding=2).numpy()
     np.testing.assert_allclose(chunked, whole, rtol=1e-12)
+
+
+def test_conv2d_keeps_its_im2col_for_the_weight_gradient_only_when_no_larger_than_x():
+    # a k×k conv's im2col is k² times x: it is made again in the backward rather than held
+    x = tg.randn(2, 3, 8, 8, requires_grad=True)
+    for k, kept in ((1, True), (3, False)):
+        w = tg.randn(4, 3, k, k, requires_grad=True)
+        y = F.conv2d(x, w)
+        assert (y.grad_fn.kept is not None) == kept
+        y.sum().backward()
+        assert w.grad.shape == w.shape

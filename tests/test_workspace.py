@@ -34,3 +34,16 @@ def test_small_requests_and_the_budget_fall_back_to_malloc():
     assert pool.total == 0
     again = pool.empty((256,), np.float32)
     assert pool.total == 1024 and again.dtype == np.float32
+
+
+def test_a_free_block_up_to_twice_the_request_serves_it_best_fit_first():
+    pool = Workspace(min_bytes=64)
+    big, mid = pool.empty((64,), np.float32), pool.empty((40,), np.float32)   # 256 and 160 bytes
+    del big, mid
+    a = pool.empty((30,), np.float32)                  # 120 bytes: the 160-byte block fits best
+    assert pool.total == 416 and a.nbytes == 120 and a.base.nbytes == 160
+    b = pool.empty((32,), np.float32)                  # 128 bytes: the 256-byte block is in range
+    assert pool.total == 416 and b.base.nbytes == 256 and not np.shares_memory(a, b)
+    del a, b
+    c = pool.empty((17,), np.float32)                  # 68 bytes: both blocks are over twice that
+    assert pool.total == 484 and c.base.nbytes == 68

@@ -48,7 +48,7 @@ class Workspace:
             block = np.empty(nbytes, np.uint8)
             self.blocks.setdefault(nbytes, []).append(block)
             self.total += nbytes
-        return block.view(dtype).reshape(shape)
+        return block[:nbytes].view(dtype).reshape(shape)
 
     def zeros(self, shape, dtype):
         out = self.empty(shape, dtype)
@@ -56,9 +56,13 @@ class Workspace:
         return out
 
     def _free_block(self, nbytes):
-        for block in self.blocks.get(nbytes, ()):
-            if sys.getrefcount(block) == _UNUSED_REFS:
-                return block
+        # best fit among the free blocks of nbytes up to twice that: blocks of nearby sizes
+        # serve each other, so the pool holds fewer of them
+        for size in sorted(self.blocks):
+            if nbytes <= size <= 2 * nbytes:
+                for block in self.blocks[size]:
+                    if sys.getrefcount(block) == _UNUSED_REFS:
+                        return block
         return None
 
     def release(self):
