@@ -87,28 +87,6 @@ def gradient_penalty(critic, real, fake, eps, weight=10.0):
     return weight * ((norms - 1) ** 2).mean()
 
 
-def save_checkpoint(out, parts, epochs_done, wall_time_s):
-    """Every part's state_dict, the epochs done and torch's RNG, written to a temporary file
-    and renamed over checkpoint.pt, so an interrupted write never leaves half a checkpoint."""
-    os.makedirs(out, exist_ok=True)
-    state = {name: part.state_dict() for name, part in parts.items()}
-    state.update(epochs_done=epochs_done, wall_time_s=wall_time_s, rng=torch.get_rng_state())
-    path = os.path.join(out, "checkpoint.pt")
-    torch.save(state, path + ".tmp")
-    os.replace(path + ".tmp", path)
-
-
-def load_checkpoint(out, parts):
-    """Load checkpoint.pt into ``parts``; returns the epochs done and their wall time (the
-    loader is seeded per epoch, so the next epoch's batches are the uninterrupted run's)."""
-    state = torch.load(os.path.join(out, "checkpoint.pt"))
-    for name, part in parts.items():
-        part.load_state_dict(state[name])
-    torch.set_rng_state(state["rng"])
-    print(f"resumed after epoch {state['epochs_done']}", flush=True)
-    return state["epochs_done"], state["wall_time_s"]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description="DCGAN trained in PyTorch the way examples/gan_mnist.py trains it")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs")
@@ -124,7 +102,8 @@ def main(argv=None):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
     import gan_mnist
     import tinygen as tg
-    from twins.training import as_torch, gan_step, mnist_batches, score_and_write, use_threads
+    from twins.training import (as_torch, ema_update, gan_step, load_checkpoint, mnist_batches, save_checkpoint,
+                                 score_and_write, use_threads)
     torch.manual_seed(args.seed)
     use_threads()
     tg.manual_seed(args.seed)                         # the example's initial weights
@@ -144,14 +123,8 @@ def main(argv=None):
         loader.set_epoch(epoch)
         for real, _ in loader:
             d_loss, g_loss = gan_step(G, D, opt_g, opt_d, as_torch(real), 100)
-            if ema is not None:                       # weights averaged, buffers copied (optim.EMA)
-                with torch.no_grad():
-                    params, current = dict(G.named_parameters()), G.state_dict()
-                    for name, value in ema.state_dict().items():
-                        if name in params:
-                            value.mul_(args.ema).add_(params[name], alpha=1 - args.ema)
-                        else:
-                            value.copy_(current[name])
+            if ema is not None:
+                ema_update(ema, G, args.ema)
         print(f"epoch {epoch + 1}: d_loss {d_loss.item():.3f} g_loss {g_loss.item():.3f} "
               f"({time.time() - started:.0f} s)", flush=True)
         save_checkpoint(args.out, parts, epoch + 1, time.time() - started)

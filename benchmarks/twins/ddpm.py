@@ -4,8 +4,24 @@ for given t, ε and (already dropped-to-∅) labels y; ``guided_noise`` is class
 guidance, (1 + w) ε_θ(x, t, y) - w ε_θ(x, t, ∅). The schedule is rebuilt here: β linear from 1e-4 to 0.02 over T
 steps, ᾱ_t = Π (1 - β_s) in float64, √ᾱ_t and √(1 - ᾱ_t) stored in float32 as tinygen
 stores them; the timestep sinusoids are computed in float32, as tinygen's are.
+
+tests/test_twins.py trains both side by side and compares every loss and tensor. Run as a
+script, it trains the zoo's DDPM recipe in PyTorch (tinygen's initial weights ported, its
+data order, Adam, the gradient clip, the EMA) and reports what the example reports: the
+test L_simple on the same fixed (t, ε) and the samples of the same sampler, scored with
+tinygen's metrics, beside ``python examples/ddpm_mnist.py --channels 16 --epochs 10
+--fid-n 1000 --sample-steps 100``:
+
+    python benchmarks/twins/ddpm.py --channels 16 --epochs 10 --fid-n 1000 --sample-steps 100
+
+(a checkpoint after every epoch; the same command with ``--resume`` continues it).
 """
+import argparse
+import copy
 import math
+import os
+import sys
+import time
 
 import numpy as np
 import torch
@@ -80,3 +96,104 @@ class DDPM(nn.Module):
 
 def ported(state):
     return {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
+
+
+def test_loss(model, eval_n, eval_seed):
+    """examples/ddpm_mnist.py's test L_simple: t and ε drawn once from ``eval_seed``."""
+    from tinygen import data
+    from tinygen.models import DDPM as TinygenDDPM
+    images, _ = data.load_mnist("test")
+    x_all = images[:eval_n, None].astype(np.float32) / 127.5 - 1.0
+    rng = np.random.default_rng(eval_seed)
+    t_all = rng.integers(0, len(model.sqrt_ab), len(x_all))
+    eps_all = rng.standard_normal(x_all.shape).astype(np.float32)
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(x_all), 500):
+            x0, t, eps = (torch.from_numpy(a[i:i + 500]) for a in (x_all, t_all, eps_all))
+            total += model.loss(x0, t, eps).item() * len(x0)
+    return total / len(x_all)
+
+
+def ancestral_samples(model, n, steps):
+    """tinygen's DDPM.sample(sampler="ancestral"): Algorithm 2 on an evenly spaced
+    subsequence τ of the timesteps, β'_i = 1 - ᾱ_{τ_i}/ᾱ_{τ_{i-1}}, σ_i² = β'_i, no noise
+    at the last step; images in [-1, 1]."""
+    T = len(model.sqrt_ab)
+    alpha_bars_all = np.cumprod(1.0 - np.linspace(1e-4, 0.02, T, dtype=np.float64))
+    tau = np.unique(np.round(np.linspace(0, T - 1, steps)).astype(np.int64))
+    alpha_bars = alpha_bars_all[tau]
+    betas = 1.0 - alpha_bars / np.concatenate([[1.0], alpha_bars[:-1]])
+    alpha_bars = np.cumprod(1.0 - betas)
+    x = torch.randn(n, 1, 28, 28)
+    with torch.no_grad():
+        for i in range(len(tau) - 1, -1, -1):
+            eps = model.net(x, torch.full((n,), int(tau[i]), dtype=torch.int64))
+            beta = float(betas[i])
+            x = (x - beta / math.sqrt(1.0 - float(alpha_bars[i])) * eps) / math.sqrt(1.0 - beta)
+            if i > 0:
+                x = x + math.sqrt(beta) * torch.randn_like(x)
+    return x.clamp(-1.0, 1.0)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="DDPM trained in PyTorch the way examples/ddpm_mnist.py trains it")
+    parser.add_argument("--channels", type=int, default=32, help="U-Net channels at 28×28")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs")
+    parser.add_argument("--lr", type=float, default=2e-4, help="Adam's learning rate")
+    parser.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average")
+    parser.add_argument("--grad-clip", type=float, default=1.0, help="clip the global gradient norm")
+    parser.add_argument("--sample-steps", type=int, default=1000, help="ancestral reverse steps per sample")
+    parser.add_argument("--seed", type=int, default=0, help="tinygen's seed: weights and data order")
+    parser.add_argument("--eval-n", type=int, default=10_000, help="test images for the test loss")
+    parser.add_argument("--fid-n", type=int, default=10_000, help="samples to score")
+    parser.add_argument("--out", default="runs/twin_ddpm", help="where metrics.json and checkpoint.pt go")
+    parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint.pt")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import tinygen as tg
+    from tinygen import data
+    from tinygen.models import DDPM as TinygenDDPM
+    from twins.training import ema_update, load_checkpoint, save_checkpoint, score_and_write, use_threads
+    torch.manual_seed(args.seed)
+    use_threads()
+    tg.manual_seed(args.seed)                         # the example's initial weights
+    model = DDPM(args.channels)
+    model.net.load_state_dict(ported(TinygenDDPM(args.channels).net.state_dict()))
+    images, labels = data.load_mnist("train")
+    loader = data.DataLoader(data.ArrayDataset(images, labels), 64, shuffle=True, seed=args.seed,
+                             scale_to="pm1", resident=True)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    ema = copy.deepcopy(model)
+    started = time.time()
+    parts = {"model": model, "ema": ema, "opt": opt}
+    first, wall_time_s = load_checkpoint(args.out, parts) if args.resume else (0, 0.0)
+    started -= wall_time_s                            # wall time counts the earlier epochs too
+    for epoch in range(first, args.epochs):
+        loader.set_epoch(epoch)
+        total, count = 0.0, 0
+        for x, _ in loader:
+            x0 = torch.from_numpy(x.numpy())
+            t = torch.randint(0, len(model.sqrt_ab), (len(x0),))
+            loss = model.loss(x0, t, torch.randn_like(x0))
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+            opt.step()
+            ema_update(ema, model, args.ema)
+            total, count = total + loss.item(), count + 1
+        print(f"epoch {epoch + 1}: L_simple {total / count:.4f} ({time.time() - started:.0f} s)", flush=True)
+        save_checkpoint(args.out, parts, epoch + 1, time.time() - started)
+    ema.eval()
+    l_simple = test_loss(ema, args.eval_n, 1234)
+    print(f"test L_simple {l_simple:.5f}", flush=True)
+    torch.manual_seed(args.seed)
+    samples = torch.cat([ancestral_samples(ema, min(500, args.fid_n - i), args.sample_steps)
+                         for i in range(0, args.fid_n, 500)])
+    score_and_write(samples, args.out, started, epochs=args.epochs, channels=args.channels,
+                    test_l_simple=round(l_simple, 5), test_n=args.eval_n, sampler="ancestral",
+                    sample_steps=args.sample_steps, ema=args.ema)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -44,6 +44,17 @@ def gan_step(G, D, opt_g, opt_d, real, latent_dim):
     return d_loss, g_loss
 
 
+def ema_update(ema, model, decay):
+    """tinygen's optim.EMA: parameters averaged, θ̄ ← decay·θ̄ + (1 - decay)·θ; buffers copied."""
+    with torch.no_grad():
+        params, current = dict(model.named_parameters()), model.state_dict()
+        for name, value in ema.state_dict().items():
+            if name in params:
+                value.mul_(decay).add_(params[name], alpha=1 - decay)
+            else:
+                value.copy_(current[name])
+
+
 def as_torch(batch):
     return torch.from_numpy(batch.numpy())
 
@@ -60,3 +71,25 @@ def score_and_write(samples_pm1, out, started, **extra):
         json.dump(metrics, f, indent=2)
     print(json.dumps({k: metrics[k] for k in ("fid", "precision", "recall", "modes_covered", "class_histogram")}))
     return metrics
+
+
+def save_checkpoint(out, parts, epochs_done, wall_time_s):
+    """Every part's state_dict, the epochs done and torch's RNG, written to a temporary file
+    and renamed over checkpoint.pt, so an interrupted write never leaves half a checkpoint."""
+    os.makedirs(out, exist_ok=True)
+    state = {name: part.state_dict() for name, part in parts.items()}
+    state.update(epochs_done=epochs_done, wall_time_s=wall_time_s, rng=torch.get_rng_state())
+    path = os.path.join(out, "checkpoint.pt")
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def load_checkpoint(out, parts):
+    """Load checkpoint.pt into ``parts``; returns the epochs done and their wall time (the
+    loader is seeded per epoch, so the next epoch's batches are the uninterrupted run's)."""
+    state = torch.load(os.path.join(out, "checkpoint.pt"))
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    torch.set_rng_state(state["rng"])
+    print(f"resumed after epoch {state['epochs_done']}", flush=True)
+    return state["epochs_done"], state["wall_time_s"]
