@@ -261,3 +261,9 @@ def test_snapshots_follow_the_reverse_process_from_noise_to_the_sample():
     np.testing.assert_array_equal(model.last_trajectory[-1][1], x)             # x_0, the sample
     errors = [np.abs(frame - target.numpy()).mean() for _, frame in model.last_trajectory]
     assert errors == sorted(errors, reverse=True)                              # ever closer to the data
+
+
+def test_eta_belongs_to_the_ddim_sampler():
+    model = DDPM(channels=8, num_steps=10)
+    with pytest.raises(ValueError, match="eta is the DDIM sampler's"):
+        model.sample(1, steps=2, sampler="ancestral", eta=1.0)

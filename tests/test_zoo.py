@@ -167,3 +167,12 @@ def test_export_ships_a_likelihood_model_that_rescores_its_figure(name, tmp_path
 def tg_load_model_keys(path):
     import tinygen as tg
     return list(tg.load(path)["model"])
+
+
+
+def test_sample_command_passes_ddims_eta_to_a_diffusion_model(tmp_path):
+    from tinygen.sample import main
+    argv = ["ddpm", "--n", "2", "--steps", "3", "--sampler", "ddim", "--seed", "1", "--out", str(tmp_path / "d")]
+    deterministic, noisy = main(argv)[0], main(argv + ["--eta", "1"])[0]
+    assert not np.allclose(deterministic, noisy)                 # η = 1 adds fresh noise each step
+    np.testing.assert_array_equal(noisy, main(argv + ["--eta", "1"])[0])

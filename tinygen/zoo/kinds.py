@@ -128,12 +128,15 @@ class EnergyModel(Kind):
 
 
 class Diffusion(Kind):
-    """A DDPM's reverse process from noise: ``sampler`` ddim (η = 0) or ancestral over
-    ``steps`` respaced timesteps; a class-conditional one with guidance scale ``guidance``."""
+    """A DDPM's reverse process from noise: ``sampler`` ddim (η = ``eta``, default 0) or
+    ancestral over ``steps`` respaced timesteps; a class-conditional one with guidance scale
+    ``guidance``."""
     def __init__(self, conditional):
         self.conditional = conditional
         self.options = {"sampler": (str, "ddim (deterministic) or ancestral (the paper's Algorithm 2)"),
-                        "steps": (int, "reverse steps (1000 visits every timestep; fewer are faster)")}
+                        "steps": (int, "reverse steps (1000 visits every timestep; fewer are faster)"),
+                        "eta": (float, "ddim: η, the share of fresh noise per step (0: deterministic; "
+                                       "1: the posterior variance β̃)")}
         if conditional:
             self.options["guidance"] = (float, "classifier-free guidance scale w (0: the plain conditional model)")
 
@@ -143,7 +146,7 @@ class Diffusion(Kind):
     def draw(self, model, n, labels, extra, options):
         guidance = float(options.get("guidance") or 0.0)
         x = model.sample(n, int(options.get("steps") or 50), sampler=options.get("sampler") or "ddim",
-                         labels=labels, guidance=guidance)
+                         labels=labels, guidance=guidance, eta=float(options.get("eta") or 0.0))
         return (_host(x) + 1.0) / 2.0, labels
 
 

@@ -137,6 +137,9 @@ class DDPM(nn.Module):
         (x_T first, the final x_0 last) in ``self.last_trajectory``, a list of (t, array)."""
         if sampler not in self.SAMPLERS:
             raise ValueError(f"sampler must be one of {self.SAMPLERS}, got {sampler!r}")
+        if sampler == "ancestral" and eta:
+            raise ValueError(f"eta is the DDIM sampler's noise share (got {eta}); the ancestral sampler's "
+                             "variance is β_t (sampler='ddim', eta=1 gives the posterior variance β̃_t)")
         y = self._labels(labels, n)
         tau, betas = self.timestep_subsequence(steps or self.num_steps)
         alpha_bars = np.cumprod(1.0 - betas)
