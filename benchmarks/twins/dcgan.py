@@ -93,12 +93,10 @@ def main(argv=None):
     parser.add_argument("--spectral-norm", action="store_true", help="D spectrally normalised, no batch norm")
     parser.add_argument("--g-lr", type=float, default=2e-4, help="G's learning rate (D: 2e-4)")
     parser.add_argument("--ema", type=float, default=0.0, help="sample from an EMA of G's weights")
-    parser.add_argument("--seed", type=int, default=0, help="tinygen's seed: weights and data order")
-    parser.add_argument("--fid-n", type=int, default=10_000, help="samples to score")
-    parser.add_argument("--out", default="runs/twin_dcgan", help="where metrics.json and checkpoint.pt go")
-    parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint.pt")
-    args = parser.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from twins.training import add_run_flags
+    add_run_flags(parser, "runs/twin_dcgan")
+    args = parser.parse_args(argv)
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
     import gan_mnist
     import tinygen as tg

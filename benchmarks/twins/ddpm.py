@@ -144,13 +144,11 @@ def main(argv=None):
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average")
     parser.add_argument("--grad-clip", type=float, default=1.0, help="clip the global gradient norm")
     parser.add_argument("--sample-steps", type=int, default=1000, help="ancestral reverse steps per sample")
-    parser.add_argument("--seed", type=int, default=0, help="tinygen's seed: weights and data order")
     parser.add_argument("--eval-n", type=int, default=10_000, help="test images for the test loss")
-    parser.add_argument("--fid-n", type=int, default=10_000, help="samples to score")
-    parser.add_argument("--out", default="runs/twin_ddpm", help="where metrics.json and checkpoint.pt go")
-    parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint.pt")
-    args = parser.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from twins.training import add_run_flags
+    add_run_flags(parser, "runs/twin_ddpm")
+    args = parser.parse_args(argv)
     import tinygen as tg
     from tinygen import data
     from tinygen.models import DDPM as TinygenDDPM

@@ -15,6 +15,15 @@ from tinygen import data
 from tinygen.metrics import evaluate_samples
 
 
+def add_run_flags(parser, out):
+    """The flags every twin's training run takes: its seed, how many samples to score, where
+    it writes, and --resume."""
+    parser.add_argument("--seed", type=int, default=0, help="tinygen's seed: weights and data order")
+    parser.add_argument("--fid-n", type=int, default=10_000, help="samples to score")
+    parser.add_argument("--out", default=out, help="where metrics.json and checkpoint.pt go")
+    parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint.pt")
+
+
 def use_threads():
     """PyTorch on as many threads as the tinygen run beside it (OPENBLAS_NUM_THREADS, default 1)."""
     torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS", "1")))
