@@ -176,3 +176,10 @@ def test_sample_command_passes_ddims_eta_to_a_diffusion_model(tmp_path):
     deterministic, noisy = main(argv)[0], main(argv + ["--eta", "1"])[0]
     assert not np.allclose(deterministic, noisy)                 # η = 1 adds fresh noise each step
     np.testing.assert_array_equal(noisy, main(argv + ["--eta", "1"])[0])
+
+
+def test_sample_command_refuses_a_knob_value_in_one_line(capsys):
+    from tinygen.sample import main
+    with pytest.raises(SystemExit) as stop:
+        main(["ddpm", "--n", "1", "--sampler", "ancestral", "--eta", "1"])
+    assert stop.value.code == 2 and "eta is the DDIM sampler's" in capsys.readouterr().err

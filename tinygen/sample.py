@@ -55,7 +55,10 @@ def main(argv=None):
     options = {k: getattr(args, k) for k in kind.options if getattr(args, k) is not None}
     from . import backend as _backend
     _backend.use_backend(args.backend)
-    images, labels = zoo.sample(args.name, args.n, labels=labels, seed=args.seed, **options)
+    try:
+        images, labels = zoo.sample(args.name, args.n, labels=labels, seed=args.seed, **options)
+    except ValueError as exc:          # a knob value the model refuses (a temperature ≤ 0, ...)
+        parser.error(str(exc))
     stem = args.out or args.name
     stem = stem[:-4] if stem.endswith((".png", ".npz")) else stem
     folder = os.path.dirname(os.path.abspath(stem))

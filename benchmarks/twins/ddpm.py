@@ -101,7 +101,6 @@ def ported(state):
 def test_loss(model, eval_n, eval_seed):
     """examples/ddpm_mnist.py's test L_simple: t and ε drawn once from ``eval_seed``."""
     from tinygen import data
-    from tinygen.models import DDPM as TinygenDDPM
     images, _ = data.load_mnist("test")
     x_all = images[:eval_n, None].astype(np.float32) / 127.5 - 1.0
     rng = np.random.default_rng(eval_seed)
