@@ -198,3 +198,18 @@ def test_sampling_clamps_an_overflowing_inverse_and_counts_it():
     last.bias.data[:2] = 0.0
     model.sample(5)
     assert model.last_clamped == 0
+
+
+def test_sampling_stays_finite_when_a_clamped_value_feeds_the_split_prior():
+    # the upper level's inverse overflows (clamped to ±bound); the learned split prior then
+    # sees values of 1e4: σ = exp(conv(h)) must not become inf, nor z = σ ε + μ NaN
+    tg.manual_seed(0)
+    model = Glow(num_levels=2, steps_per_level=1, hidden=3, image_size=8)
+    top_coupling = model.levels[1][-1]
+    top_coupling.net[-1].bias.data[:4] = -200.0
+    prior = model.split_priors[0]
+    prior.weight.data[...] = 1.0
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        samples = model.sample(4).numpy()
+    assert np.isfinite(samples).all() and samples.min() >= 0 and samples.max() <= 1
+    assert model.last_clamped == 4

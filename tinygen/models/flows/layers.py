@@ -59,6 +59,13 @@ def coupling_network(in_channels, hidden, out_channels):
                          nn.Conv2d(hidden, hidden, 1), nn.ReLU(), last)
 
 
+# The inverse divides by s. A draw far in the tails can drive sigmoid(·) to exactly 0 in
+# float32, and y/0 = inf turns into NaN two layers on (0·inf, inf - inf), which no clamp
+# can catch. Dividing by at least this keeps every value finite (it changes nothing where
+# s is larger), so the sampler's clamp catches and counts such draws.
+SMALLEST_INVERSE_SCALE = 1e-30
+
+
 class AffineCoupling(nn.Module):
     """y_b = x_b ⊙ s + t, (log s, t) from a network of x_a; mask "checkerboard" or "channel".
 
@@ -116,11 +123,11 @@ class AffineCoupling(nn.Module):
             if self.flip:
                 a, y_b = y_b, a
             s, _, t = self._split(self.net(a))
-            b = (y_b - t) / s
+            b = (y_b - t) / s.clamp(min=SMALLEST_INVERSE_SCALE)
             return cat((b, a) if self.flip else (a, b), 1)
         m = self._mask(y)
         s, _, t = self._checker_params(y, m)        # y ⊙ m = x ⊙ m: the same parameters
-        return y * m + (1.0 - m) * ((y - t) / s)
+        return y * m + (1.0 - m) * ((y - t) / s.clamp(min=SMALLEST_INVERSE_SCALE))
 
     def _split(self, raw):
         """(s, log s, t) from the network's output (log-scale half, shift half)."""

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ... import nn
 from ...autograd.grad_mode import no_grad
 from ...autograd.ops import cat
@@ -104,16 +106,23 @@ class MultiScaleFlow(nn.Module):
                 prior = self._split_prior(index, h)
                 if prior is not None:              # z = μ + σ ε
                     mean, log_scale = prior
+                    if bound is not None:          # σ ≤ bound: exp must not overflow to inf
+                        log_scale = log_scale.clamp(max=math.log(bound))
                     z = z * log_scale.exp() + mean
+                    z, touched = self._bounded(z, bound, touched)
                 h = cat((z, h), 1)
             for layer in reversed(self.levels[index]):
-                h = layer.inverse(h)
-                if bound is not None:
-                    hit = (h.abs() >= bound).flatten(1).any(1)
-                    touched = hit if touched is None else (touched | hit)
-                    h = h.clamp(-bound, bound)
+                h, touched = self._bounded(layer.inverse(h), bound, touched)
         x = self.preprocess.inverse(h)
         return x if bound is None else (x, touched)
+
+    @staticmethod
+    def _bounded(h, bound, touched):
+        """h clamped to ±bound, and the per-sample mask of images that touched it so far."""
+        if bound is None:
+            return h, touched
+        hit = (h.abs() >= bound).flatten(1).any(1)
+        return h.clamp(-bound, bound), (hit if touched is None else (touched | hit))
 
     def latent_shapes(self):
         """The per-image shapes of z_1 … z_L, found by one forward pass of a blank image."""
@@ -143,7 +152,10 @@ class MultiScaleFlow(nn.Module):
             weight = self._some_parameter()
             latents = [randn(n, *shape, dtype=weight.dtype, device=weight.device) * temperature
                        for shape in self.latent_shapes()]
-            x, touched = self.inverse(latents, bound)
+            # a tail draw's log(s = 0) and overflowing products are expected here: the clamp
+            # catches and counts them, so NumPy need not warn about each one
+            with np.errstate(divide="ignore", over="ignore"):
+                x, touched = self.inverse(latents, bound)
             self.last_clamped = int(touched.numpy().sum())
         self.train(was_training)
         return x.clamp(0.0, 1.0)
