@@ -11,7 +11,8 @@ tuned speed.
 
 A block is a flat uint8 array; ``empty(shape, dtype)`` hands out a view of the first
 bytes of the smallest free block that holds the request and is at most twice its size
-(blocks of nearby sizes serve each other, so fewer are held; a new block otherwise). A block is free again once no array refers to it: every NumPy
+(blocks of nearby sizes serve each other, so fewer are held; a new block otherwise).
+A block is free again once no array refers to it: every NumPy
 view of it holds a reference to the block (its ``base``), so the block's reference count
 says how many views are alive. Blocks beyond ``max_bytes`` in all are not kept (free ones
 are dropped first, the request then falls back to a plain ``np.empty``); arrays below

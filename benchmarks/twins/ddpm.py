@@ -82,6 +82,7 @@ class DDPM(nn.Module):
         super().__init__()
         self.net = UNet(channels, num_classes=num_classes)
         alpha_bars = np.cumprod(1.0 - np.linspace(1e-4, 0.02, num_steps, dtype=np.float64))
+        self.alpha_bars = alpha_bars                      # float64, for the sampler
         self.sqrt_ab = torch.from_numpy(np.sqrt(alpha_bars).astype(np.float32))
         self.sqrt_1mab = torch.from_numpy(np.sqrt(1.0 - alpha_bars).astype(np.float32))
 
@@ -118,10 +119,9 @@ def ancestral_samples(model, n, steps):
     """tinygen's DDPM.sample(sampler="ancestral"): Algorithm 2 on an evenly spaced
     subsequence τ of the timesteps, β'_i = 1 - ᾱ_{τ_i}/ᾱ_{τ_{i-1}}, σ_i² = β'_i, no noise
     at the last step; images in [-1, 1]."""
-    T = len(model.sqrt_ab)
-    alpha_bars_all = np.cumprod(1.0 - np.linspace(1e-4, 0.02, T, dtype=np.float64))
+    T = len(model.alpha_bars)
     tau = np.unique(np.round(np.linspace(0, T - 1, steps)).astype(np.int64))
-    alpha_bars = alpha_bars_all[tau]
+    alpha_bars = model.alpha_bars[tau]
     betas = 1.0 - alpha_bars / np.concatenate([[1.0], alpha_bars[:-1]])
     alpha_bars = np.cumprod(1.0 - betas)
     x = torch.randn(n, 1, 28, 28)
