@@ -5,7 +5,7 @@ from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygen as tg
-from tinygen.autograd import gradcheck
+from tinygen.autograd import gradcheck, gradgradcheck
 from helpers import SHAPES, arrays, check_forward, host, leaf
 
 NONEMPTY = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
@@ -289,3 +289,4 @@ def test_pad(mode, data):
     op = lambda t: tg.nn.functional.pad(t, pads, mode=mode, value=0.5)
     check_forward(op(x), expected)
     gradcheck(op, (x,))
+    gradgradcheck(op, (x,))      # the border rows' backward is itself differentiable

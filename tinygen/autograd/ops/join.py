@@ -1,9 +1,9 @@
 """Joining and splitting: cat, stack, split, chunk, and pad.
 
 cat's backward slices the gradient back into the pieces; split is slicing, so
-its gradient comes from GetItem. Constant padding's backward crops; reflect
-and replicate padding are written as an index gather along each padded dim,
-so their backward (a scatter-add) comes from GetItem too.
+its gradient comes from GetItem. Constant padding's backward crops; reflect,
+replicate and circular padding copy border rows from inside, so their backward
+adds each border row's gradient back onto the row it came from.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from ...backend import get_array_module
 from ..function import Function
-from .indexing import getitem, index_select
+from .indexing import getitem
 
 
 class Cat(Function):
@@ -99,6 +99,59 @@ class ConstantPad(Function):
         return getitem(gy, key)
 
 
+def _rows(dim, index):
+    """The key that picks ``index`` (an int or a slice) along ``dim``."""
+    return (slice(None),) * dim + (index,)
+
+
+def _border(source, lo, n):
+    """(k, source[k]) for the padded rows k; loops over these run over the padding's
+    width (a few rows), never over pixels."""
+    return [(k, s) for k, s in enumerate(source) if not lo <= k < lo + n]
+
+
+class BorderPad(Function):
+    """y = x[..., source, ...] along ``dim``, where y[lo : lo + n] = x and every other row k
+    is a copy of the row source[k] of x (reflect, replicate or circular padding).
+
+    ∂L/∂x = ∂L/∂y[lo : lo + n] + Σ_{k in the border} ∂L/∂y[k] added at row source[k]
+    (BorderPadGrad). Written as slices, not as an index gather: the gather's
+    scatter-add backward was ~20× slower (CycleGAN's step, BENCHMARKS.md)."""
+
+    def __init__(self, dim, source, lo):
+        self.dim, self.source, self.lo = dim, source, lo
+
+    def forward(self, x):
+        n = x.shape[self.dim]
+        shape = list(x.shape)
+        shape[self.dim] = len(self.source)
+        # in x's memory order: a conv's batch-last output stays batch-last for the next conv
+        y = get_array_module(x).empty_like(x, shape=tuple(shape))
+        y[_rows(self.dim, slice(self.lo, self.lo + n))] = x
+        for k, s in _border(self.source, self.lo, n):
+            y[_rows(self.dim, k)] = x[_rows(self.dim, s)]
+        return y
+
+    def backward(self, gy):
+        return BorderPadGrad(self.dim, self.source, self.lo, self.inputs[0].shape[self.dim])(gy)
+
+
+class BorderPadGrad(Function):
+    """gx = gy[lo : lo + n], plus each border row gy[k] added at row source[k]: BorderPad's adjoint"""
+
+    def __init__(self, dim, source, lo, n):
+        self.dim, self.source, self.lo, self.n = dim, source, lo, n
+
+    def forward(self, gy):
+        gx = gy[_rows(self.dim, slice(self.lo, self.lo + self.n))].copy(order="K")
+        for k, s in _border(self.source, self.lo, self.n):
+            gx[_rows(self.dim, s)] += gy[_rows(self.dim, k)]
+        return gx
+
+    def backward(self, ggx):
+        return BorderPad(self.dim, self.source, self.lo)(ggx)
+
+
 def pad(x, pad, mode="constant", value=0.0):
     """PyTorch's F.pad: ``pad`` lists (left, right) pairs starting from the LAST dim."""
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
@@ -113,11 +166,10 @@ def pad(x, pad, mode="constant", value=0.0):
     numpy_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(mode)
     if numpy_mode is None:
         raise ValueError(f"pad mode {mode!r}; choose constant, reflect, replicate or circular")
-    xp = get_array_module(x.data)
     for d, (lo, hi) in enumerate(widths):
         if lo or hi:
             if mode == "reflect" and (lo >= x.shape[d] or hi >= x.shape[d]):
                 raise ValueError(f"reflect padding {lo, hi} must be smaller than size {x.shape[d]}")
             source = np.pad(np.arange(x.shape[d]), (lo, hi), mode=numpy_mode)
-            x = index_select(x, d, xp.asarray(source))
+            x = BorderPad(d, tuple(source.tolist()), lo)(x)
     return x
