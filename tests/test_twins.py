@@ -665,3 +665,45 @@ def test_glow_trajectory_matches_its_pytorch_twin():
         _compare_states(model.state_dict(), twin_model.state_dict(), "Glow")
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+def test_twins_profile_counts_each_call_once_and_restores_the_functions():
+    """benchmarks/twins_profile.py's per-Function clock: a Function run inside another's
+    backward counts as itself, not also as its caller (the times add up to at most the
+    wall time), and every wrapped method is put back afterwards."""
+    import time
+    from tinygen.autograd.ops.activation import ReLU
+    load_twin("mlp_gan")                      # puts benchmarks/ on sys.path
+    twins_profile = importlib.import_module("twins_profile")
+    relu_forward = ReLU.forward
+    clock = twins_profile.OwnTime()
+    restore = twins_profile.instrument_tinygen(clock)
+    try:
+        x = tg.randn(16, 2, 9, 9, requires_grad=True)
+        w = tg.randn(4, 2, 3, 3, requires_grad=True)
+        start = time.perf_counter()
+        tg.nn.functional.conv2d(x, w, padding=1).relu().sum().backward()
+        wall = time.perf_counter() - start
+    finally:
+        restore()
+    # the conv's backward runs ConvTranspose2d (∂x) and Conv2dGradW (∂W) as Functions
+    assert {"Conv2d", "ConvTranspose2d", "Conv2dGradW", "ReLU", "Sum"} <= set(clock.seconds)
+    assert 0 < sum(clock.seconds.values()) <= wall
+    assert ReLU.forward is relu_forward
+    kinds = {twins_profile.tinygen_kind(name) for name in clock.seconds}
+    assert "convolution" in kinds and "other ops" in kinds
+    # own time, by construction: an outer call of 20 ms that makes an inner one of 40 ms
+    clock = twins_profile.OwnTime()
+
+    class Work:
+        def __init__(self, label, seconds, inner=None):
+            self.label, self.seconds, self.inner = label, seconds, inner
+
+        def run(self):
+            time.sleep(self.seconds)
+            if self.inner is not None:
+                self.inner.run()
+    Work.run = clock.wrap(Work.run, lambda work: work.label)
+    Work("outer", 0.02, Work("inner", 0.04)).run()
+    assert clock.seconds["outer"] == pytest.approx(0.02, abs=0.015)
+    assert clock.seconds["inner"] == pytest.approx(0.04, abs=0.015)
