@@ -1,6 +1,9 @@
 """PixelCNN's PyTorch twin: the same modules under the same names (the masks are built
 here, independently, from the raster-order rule), so tinygen's ``state_dict`` loads into
 it 1:1; the loss is the exact NLL, Σ_pixels BCE on logits, averaged over the batch.
+
+``CategoricalPixelCNN`` is the VQ-VAE's prior: code maps (N, H, W) are embedded, the same
+network gives K logits per position, and the loss is Σ_positions cross-entropy, averaged.
 """
 import numpy as np
 import torch
@@ -39,15 +42,25 @@ class ResidualBlock(nn.Module):
 
 
 class PixelCNN(nn.Module):
-    def __init__(self, hidden=32, num_blocks=7, output_hidden=64):
+    def __init__(self, hidden=32, num_blocks=7, output_hidden=64, in_channels=1, out_channels=1):
         super().__init__()
-        self.net = nn.Sequential(MaskedConv2d(1, 2 * hidden, 7, "A"),
+        self.net = nn.Sequential(MaskedConv2d(in_channels, 2 * hidden, 7, "A"),
                                  *[ResidualBlock(hidden) for _ in range(num_blocks)],
                                  nn.ReLU(), nn.Conv2d(2 * hidden, output_hidden, 1),
-                                 nn.ReLU(), nn.Conv2d(output_hidden, 1, 1))
+                                 nn.ReLU(), nn.Conv2d(output_hidden, out_channels, 1))
 
     def loss(self, x):
         return F.binary_cross_entropy_with_logits(self.net(x), x, reduction="sum") / x.shape[0]
+
+
+class CategoricalPixelCNN(PixelCNN):
+    def __init__(self, num_categories, hidden=32, num_blocks=5, output_hidden=64, embedding_dim=16):
+        super().__init__(hidden, num_blocks, output_hidden, embedding_dim, num_categories)
+        self.embedding = nn.Embedding(num_categories, embedding_dim)
+
+    def loss(self, codes):
+        logits = self.net(self.embedding(codes).permute(0, 3, 1, 2))
+        return F.cross_entropy(logits, codes, reduction="sum") / codes.shape[0]
 
 
 def ported(state):
