@@ -31,6 +31,7 @@ import torch
 import tinygen as tg
 from tinygen.autograd.function import Function
 from tinygen.optim.optimizer import Optimizer
+from _timing import try_torch
 from twins_speed import case_builders
 
 KINDS = ("convolution", "normalization", "matmul", "other ops", "optimizer", "outside ops")
@@ -159,7 +160,7 @@ def main():
     parser.add_argument("--detail", type=int, default=0, metavar="N",
                         help="also each side's N costliest Functions / ops outside convolution")
     args = parser.parse_args()
-    torch.set_num_threads(__import__("os").cpu_count() or 1)
+    try_torch()                                   # PyTorch on all cores, as tinygen's BLAS
     wanted = args.only.split(",") if args.only else None if args.all else MISSES
     builders = {name: build for name, build in case_builders(True).items()
                 if wanted is None or any(name.startswith(w) for w in wanted)}

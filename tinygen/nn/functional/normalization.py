@@ -182,24 +182,23 @@ class GroupNormFunction(Function):
     NCHW-ordered view had made group_norm 8× slower than PyTorch's in the U-Net).
     """
 
+    # the grouped view's axes: its einsum letters, and where the samples, a group's
+    # channels and the pixels sit, for NCHW memory and for batch-last memory
+    AXES = {False: ("nGcp", 0, 2, 3), True: ("Gcpn", 3, 1, 2)}
+
     def __init__(self, num_groups, eps):
         self.num_groups, self.eps = num_groups, eps
 
     def _layout(self, x):
-        """x's grouped 4-D view in memory order; sets the axes (sample, channel, pixel)."""
-        n, c = x.shape[:2]
-        g = self.num_groups
+        """x's grouped 4-D view in its own memory order (sets which layout that is)."""
         moved = x.transpose(*range(1, x.ndim), 0)
-        if x.ndim > 2 and n > 1 and moved.flags.c_contiguous and not x.flags.c_contiguous:
-            self.batch_last, self.sample, self.channel, self.pixel = True, 3, 1, 2
-            self.axes = "Gcpn"
-            return moved.reshape(g, c // g, -1, n)
-        self.batch_last, self.sample, self.channel, self.pixel = False, 0, 2, 3
-        self.axes = "nGcp"
-        return x.reshape(n, g, c // g, -1)
+        self.batch_last = x.ndim > 2 and x.shape[0] > 1 and moved.flags.c_contiguous \
+            and not x.flags.c_contiguous
+        self.axes, self.sample, self.channel, self.pixel = self.AXES[self.batch_last]
+        return self._view(x)
 
     def _view(self, a):
-        """Another (N, C, ...) array in the layout _layout chose for x (copied if need be)."""
+        """An (N, C, ...) array in the layout _layout chose for x (copied if need be)."""
         n, c = a.shape[:2]
         g = self.num_groups
         if self.batch_last:
