@@ -240,3 +240,26 @@ def test_metrics_refuse_non_finite_images_in_under_a_second():
     with pytest.raises(SampleError, match="NaN or Inf"):
         evaluate_samples(images)
     assert time.time() - started < 1.0
+
+
+def test_an_older_flow_run_does_not_resume_under_the_new_alpha_default(tmp_path, capsys):
+    """flow_mnist's --alpha came after runs trained with the logit transform's old α = 0.05:
+    a checkpoint whose config lacks the flag counts as α = 0.05, so resuming it under the new
+    default is refused in one line, and resuming with --alpha 0.05 continues it."""
+    flow = load_example("flow_mnist")
+    flags = ["--quick", "--arch", "realnvp", "--limit", "64", "--eval-n", "20", "--fid-n", "10",
+             "--out", str(tmp_path)]
+    flow.main([*flags, "--alpha", "0.05"])
+    path = tmp_path / "checkpoint.npz"
+    state = tg.load(path)
+    del state["config"]["alpha"]                  # as written before the flag existed
+    tg.save(state, path)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        flow.main([*flags, "--epochs", "2", "--resume"])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1
+    assert "--alpha 0.05 in the checkpoint, 1e-06 now" in err
+    assert tg.load(path)["epoch"] == 1
+    flow.main([*flags, "--epochs", "2", "--resume", "--alpha", "0.05"])
+    assert tg.load(path)["epoch"] == 2

@@ -55,6 +55,17 @@ EVALUATION_FLAGS = frozenset({"fid_n", "iwae_k", "iwae_n", "eval_n", "eval_seed"
                               "sample_seed", "expost_components", "ais_chains", "ais_betas",
                               "gibbs_steps", "sample_steps", "sampler", "guidance_scales", "temperature",
                               "probe_epochs"})
+# Flags added to an example after runs were made, whose default changed what those runs did:
+# the value an older run (whose config.json lacks the flag) was made with. --resume compares
+# against it, so an older run cannot silently continue under the new default.
+EARLIER_DEFAULTS = {"flow_glow_mnist": {"alpha": 0.05}, "flow_realnvp_mnist": {"alpha": 0.05}}
+
+
+def with_earlier_defaults(config):
+    """A run's recorded config, completed with the values of the flags added after it was made."""
+    return {**EARLIER_DEFAULTS.get(config.get("example"), {}), **config}
+
+
 # integer flags that count something and mean nothing below 1
 COUNT_FLAGS = ("iwae_k", "iwae_n", "eval_n", "nll_n", "test_limit", "prior_epochs", "probe_epochs",
                "ais_chains", "ais_betas", "gibbs_steps", "sample_steps", "n_critic", "g_steps",
@@ -270,6 +281,7 @@ class Run:
         saved = state.get("config")
         if saved is None:            # a checkpoint from before configs were recorded
             return state
+        saved = with_earlier_defaults(saved)
         if saved.get("example") != self.name:
             raise UsageError(self.name, f"cannot resume: {self.checkpoint_path} is a run of "
                                         f"{saved.get('example')}, not {self.name} (the flags it was "

@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 
+from ..experiment import with_earlier_defaults
 from ..serialization import load, save
 from . import WEIGHTS_DIR, kinds
 
@@ -28,8 +29,8 @@ CARD_METRICS = ("fid", "kid_x1000", "precision", "recall", "modes_covered", "cla
                 "test_iwae_nll_stderr", "iwae_k", "iwae_n", "test_negative_elbo_nats", "binarization")
 
 
-LIKELIHOOD_CONFIG = {"pixelcnn": ("hidden", "blocks"), "glow": ("arch", "levels", "steps", "hidden"),
-                     "realnvp": ("arch", "levels", "hidden"),
+LIKELIHOOD_CONFIG = {"pixelcnn": ("hidden", "blocks"), "glow": ("arch", "levels", "steps", "hidden", "alpha"),
+                     "realnvp": ("arch", "levels", "hidden", "alpha"),
                      "vqvae": ("num_codes", "code_dim", "hidden", "ema_decay", "prior_hidden", "prior_blocks")}
 PROTOCOLS = {
     "default": ("10,000 samples (or as given by n) scored in the MNIST reference classifier's "
@@ -57,7 +58,7 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
     """Write NAME.npz and NAME.json into the zoo; returns the card."""
     checkpoint = load(os.path.join(run_dir, "checkpoint.npz"))
     with open(os.path.join(run_dir, "config.json")) as f:
-        config = json.load(f)
+        config = with_earlier_defaults(json.load(f))
     with open(os.path.join(run_dir, "metrics.json")) as f:
         metrics = json.load(f)
     example = config.get("example", "")

@@ -206,9 +206,10 @@ class Flow(Kind):
 
     def build(self, config):
         from ..models.flows import Glow, RealNVP
+        alpha = config.get("alpha", 0.05)      # runs from before the --alpha flag used the class default
         if config["arch"] == "glow":
-            return Glow(config["levels"], config["steps"], config["hidden"])
-        return RealNVP(config["levels"], config["hidden"])
+            return Glow(config["levels"], config["steps"], config["hidden"], alpha=alpha)
+        return RealNVP(config["levels"], config["hidden"], alpha=alpha)
 
     def draw(self, model, n, labels, extra, options):
         with no_grad():

@@ -22,7 +22,8 @@ log-determinant is cheap:
 * ``Squeeze``: (C, H, W) → (4C, H/2, W/2), each 2×2 block into channels; logdet 0.
 * ``LogitTransform``: dequantized pixels in (0, 1) to the real line,
       y = logit(α + (1-2α) x),  logdet = Σ [log(1-2α) - log p - log(1-p)],  p = α + (1-2α) x
-  (RealNVP's preprocessing; α keeps the logit away from ±∞).
+  (RealNVP's preprocessing; α keeps the logit away from ±∞. RealNVP's 0.05 suits natural
+  images; MNIST, whose pixels sit at 0 and 1, trains far better with 1e-6, as in MAF).
 """
 from __future__ import annotations
 
