@@ -301,21 +301,10 @@ def test_pixelcnn_trajectory_matches_its_pytorch_twin():
         model = PixelCNN(hidden=4, num_blocks=2, output_hidden=8).to("float64")
         twin_model = pixelcnn_twin.PixelCNN(4, 2, 8)
         twin_model.load_state_dict(pixelcnn_twin.ported(model.state_dict()))
-        opt, t_opt = optim.Adam(model.parameters(), lr=2e-3), torch.optim.Adam(twin_model.parameters(), lr=2e-3)
         rng = np.random.default_rng(9)
         start = model.net[0].weight.detach().numpy().copy()
-        for step in range(20):
-            x = (rng.random((4, 1, 9, 9)) < 0.3).astype(np.float64)
-            loss = model.loss(tg.tensor(x, dtype="float64"))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            t_loss = twin_model.loss(torch.from_numpy(x))
-            t_opt.zero_grad()
-            t_loss.backward()
-            t_opt.step()
-            assert loss.item() == pytest.approx(t_loss.item(), rel=1e-9), step
-        _compare_states(model.state_dict(), twin_model.state_dict(), "PixelCNN")
+        binary = [(rng.random((4, 1, 9, 9)) < 0.3).astype(np.float64) for _ in range(20)]
+        _loss_trajectory(model, twin_model, binary, "PixelCNN", lr=2e-3, rel=1e-9)
         masked_out = pixelcnn_twin.raster_mask(7, False).numpy() == 0
         np.testing.assert_array_equal(model.net[0].weight.detach().numpy()[..., masked_out], start[..., masked_out])
     finally:
@@ -633,13 +622,11 @@ def test_conv_gan_trajectory_matches_its_pytorch_twin(monkeypatch):
         torch.set_default_dtype(torch.float32)
 
 
-def _flow_trajectory(model, twin_model, seed, what):
-    """20 Adam steps of a flow's bits/dim on both sides, on the same uniform batches in (0, 1):
-    every loss to 1e-10 and, at the end, every weight to 1e-8 (relative)."""
-    opt, t_opt = optim.Adam(model.parameters(), lr=1e-3), torch.optim.Adam(twin_model.parameters(), lr=1e-3)
-    rng = np.random.default_rng(seed)
-    for step in range(20):
-        x = rng.uniform(0.01, 0.99, (3, 1, 28, 28))
+def _loss_trajectory(model, twin_model, batches, what, lr=1e-3, rel=1e-10):
+    """Adam steps of model.loss on both sides, one per float64 batch: every loss to ``rel``
+    and, at the end, every weight to 1e-8 (relative)."""
+    opt, t_opt = optim.Adam(model.parameters(), lr=lr), torch.optim.Adam(twin_model.parameters(), lr=lr)
+    for step, x in enumerate(batches):
         loss = model.loss(tg.tensor(x, dtype="float64"))
         opt.zero_grad()
         loss.backward()
@@ -648,8 +635,14 @@ def _flow_trajectory(model, twin_model, seed, what):
         t_opt.zero_grad()
         t_loss.backward()
         t_opt.step()
-        assert loss.item() == pytest.approx(t_loss.item(), rel=1e-10), (what, step)
+        assert loss.item() == pytest.approx(t_loss.item(), rel=rel), (what, step)
     _compare_states(model.state_dict(), twin_model.state_dict(), what)
+
+
+def _uniform_batches(seed, steps=20):
+    """Dequantized-looking images in (0, 1) for the flows."""
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(0.01, 0.99, (3, 1, 28, 28)) for _ in range(steps)]
 
 
 realnvp_twin = load_twin("realnvp")
@@ -669,7 +662,7 @@ def test_realnvp_trajectory_matches_its_pytorch_twin():
             p.data += 0.05 * noise.standard_normal(p.shape)
         twin_model = realnvp_twin.RealNVP(num_scales=1, hidden=8)
         twin_model.load_state_dict(realnvp_twin.ported(model.state_dict()))
-        _flow_trajectory(model, twin_model, seed=22, what="RealNVP")
+        _loss_trajectory(model, twin_model, _uniform_batches(22), "RealNVP")
     finally:
         torch.set_default_dtype(torch.float32)
 
@@ -692,7 +685,7 @@ def test_glow_trajectory_matches_its_pytorch_twin():
                 p.data += 0.05 * noise.standard_normal(p.shape)
         twin_model = glow_twin.Glow(2, 2, 8)
         twin_model.load_state_dict(glow_twin.ported(model.state_dict()))
-        _flow_trajectory(model, twin_model, seed=25, what="Glow")
+        _loss_trajectory(model, twin_model, _uniform_batches(25), "Glow")
     finally:
         torch.set_default_dtype(torch.float32)
 
