@@ -206,10 +206,11 @@ class Flow(Kind):
 
     def build(self, config):
         from ..models.flows import Glow, RealNVP
-        alpha = config.get("alpha", 0.05)      # runs from before the --alpha flag used the class default
+        # a card from before the --alpha flag has none: its run used the class default
+        alpha = {"alpha": config["alpha"]} if "alpha" in config else {}
         if config["arch"] == "glow":
-            return Glow(config["levels"], config["steps"], config["hidden"], alpha=alpha)
-        return RealNVP(config["levels"], config["hidden"], alpha=alpha)
+            return Glow(config["levels"], config["steps"], config["hidden"], **alpha)
+        return RealNVP(config["levels"], config["hidden"], **alpha)
 
     def draw(self, model, n, labels, extra, options):
         with no_grad():
