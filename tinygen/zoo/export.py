@@ -146,8 +146,9 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
                     "test_prior_nll_nats"):
             if key in metrics:
                 card_metrics[key] = _pick(metrics[key]) if isinstance(metrics[key], dict) else metrics[key]
-        if "clamped_samples" in metrics.get("samples", {}):
-            card_metrics["samples"]["clamped_samples"] = metrics["samples"]["clamped_samples"]
+        for key in ("samples", "samples_reduced_temperature"):    # the flows count clamped draws
+            if "clamped_samples" in metrics.get(key, {}):
+                card_metrics[key]["clamped_samples"] = metrics[key]["clamped_samples"]
     elif kind in ("ddpm", "ddpm-cfg"):
         sampling = {"sampler": metrics.get("sampler") or "ancestral", "steps": metrics["sample_steps"]}
         scored = {k: _pick(v) for k, v in metrics.items() if k.startswith("samples") and isinstance(v, dict)}
