@@ -26,7 +26,8 @@ KIND_OF_ARCH = {"cgan": "cgan", "acgan": "acgan", "selfcond": "selfcond-gan", "d
 # metrics worth a card: (key in metrics.json, or a path into it with '/')
 CARD_METRICS = ("fid", "kid_x1000", "precision", "recall", "modes_covered", "classifier_score",
                 "conditional_accuracy", "class_histogram", "n", "test_iwae_nll_nats",
-                "test_iwae_nll_stderr", "iwae_k", "iwae_n", "test_negative_elbo_nats", "binarization")
+                "test_iwae_nll_stderr", "iwae_k", "iwae_n", "test_negative_elbo_nats", "binarization",
+                "clamped_samples")     # the flows: draws that touched the sampler's clamp
 
 
 LIKELIHOOD_CONFIG = {"pixelcnn": ("hidden", "blocks"), "glow": ("arch", "levels", "steps", "hidden", "alpha"),
@@ -146,9 +147,6 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
                     "test_prior_nll_nats"):
             if key in metrics:
                 card_metrics[key] = _pick(metrics[key]) if isinstance(metrics[key], dict) else metrics[key]
-        for key in ("samples", "samples_reduced_temperature"):    # the flows count clamped draws
-            if "clamped_samples" in metrics.get(key, {}):
-                card_metrics[key]["clamped_samples"] = metrics[key]["clamped_samples"]
     elif kind in ("ddpm", "ddpm-cfg"):
         sampling = {"sampler": metrics.get("sampler") or "ancestral", "steps": metrics["sample_steps"]}
         scored = {k: _pick(v) for k, v in metrics.items() if k.startswith("samples") and isinstance(v, dict)}
