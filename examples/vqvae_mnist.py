@@ -42,6 +42,9 @@ def add_flags(parser):
     parser.add_argument("--eval-n", type=int, default=10_000, help="test images for the NLL bound")
     parser.add_argument("--eval-seed", type=int, default=1234, help="seed of the test binarization")
     parser.add_argument("--fid-n", type=int, default=10_000, help="samples for FID and friends")
+    parser.add_argument("--pixel-temperature", type=float, default=1.0,
+                        help="samples are mean images σ(ℓ/τ) of the decoder tempered by τ (1: its own "
+                             "means; below 1 sharper); metrics.json scores τ = 1 as well")
 
 
 def training_codes(model, args):
@@ -82,24 +85,32 @@ def evaluate(model, prior, args, run):
     }
     viz.save_image_grid(codes[:32, None].astype(np.float32) / (args.num_codes - 1), run.path("codes.png"),
                         nrow=8, title="test code maps (7×7, code / K)")
-    report["samples"] = sample_quality(model, prior, args)
+    report.update(sample_quality(model, prior, args))
     return report
 
 
-def decoded_prior_samples(model, prior, n, batch=500):
-    """Mean images sigmoid(decoder(e_k)), k ~ the PixelCNN prior."""
+def decoded_prior_samples(model, prior, n, pixel_temperatures=(1.0,), batch=500):
+    """Mean images σ(decoder(e_k)/τ), k ~ the PixelCNN prior: one array per τ, from the same codes."""
+    chunks = []
     with tg.no_grad():
-        return np.concatenate([tg.sigmoid(model.decode(prior.sample(min(batch, n - i), 7, 7))).numpy()
-                               for i in range(0, n, batch)])
+        for i in range(0, n, batch):
+            codes = prior.sample(min(batch, n - i), 7, 7)
+            chunks.append([model.mean_image(codes, tau).numpy() for tau in pixel_temperatures])
+    return [np.concatenate(per_tau) for per_tau in zip(*chunks)]
 
 
 def sample_quality(model, prior, args):
-    images = decoded_prior_samples(model, prior, args.fid_n)
-    try:
-        report = evaluate_samples(images, None, "mnist", args.fid_n)
-    except FileNotFoundError as exc:       # the reference classifier is not trained yet
-        return {"skipped": str(exc)}
-    report["images"] = "mean images sigmoid(decoder(e_k)), k ~ the PixelCNN prior"
+    """'samples' at --pixel-temperature; 'samples_untempered' at τ = 1 on the same codes when they differ."""
+    taus = (args.pixel_temperature,) if args.pixel_temperature == 1.0 else (args.pixel_temperature, 1.0)
+    report = {}
+    for key, tau, images in zip(("samples", "samples_untempered"), taus,
+                                decoded_prior_samples(model, prior, args.fid_n, taus)):
+        try:
+            report[key] = evaluate_samples(images, None, "mnist", args.fid_n)
+        except FileNotFoundError as exc:       # the reference classifier is not trained yet
+            return {"samples": {"skipped": str(exc)}}
+        report[key]["images"] = f"mean images σ(decoder(e_k)/τ), τ = {tau:g}, k ~ the PixelCNN prior"
+        report[key]["pixel_temperature"] = tau
     return report
 
 
@@ -110,8 +121,8 @@ def pictures(model, prior, run, args):
         recon = tg.sigmoid(model.decode(model.encode(tg.tensor(x_test)))).numpy()
     pairs = np.stack([x_test, recon], 1).reshape(-1, 1, 28, 28)
     viz.save_image_grid(pairs, run.path("reconstructions.png"), nrow=16, title="input | reconstruction (pairs)")
-    run.save_samples(decoded_prior_samples(model, prior, args.num_samples),
-                     title="VQ-VAE samples, codes ~ PixelCNN prior")
+    run.save_samples(decoded_prior_samples(model, prior, args.num_samples, (args.pixel_temperature,))[0],
+                     title=f"VQ-VAE samples, codes ~ PixelCNN prior, τ = {args.pixel_temperature:g}")
 
 
 
@@ -132,6 +143,9 @@ def main(argv=None):
                                  quick=dict(epochs=3, prior_epochs=2, limit=60000, hidden=16,
                                             num_codes=16, code_dim=4, prior_hidden=8, prior_blocks=2,
                                             eval_n=200, fid_n=200, num_samples=16))
+    if not args.pixel_temperature > 0:
+        raise experiment.UsageError("vqvae_mnist",
+                                    f"--pixel-temperature must be positive, not {args.pixel_temperature}")
     run = experiment.Run("vqvae_mnist", args)
     images, labels = data.load_mnist("train")
     train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,

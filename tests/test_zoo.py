@@ -140,7 +140,7 @@ LIKELIHOOD_RUNS = {  # zoo name: example, its quick flags
     "glow": ("flow_mnist", ["--arch", "glow", "--limit", "128", "--eval-n", "100", "--fid-n", "20"]),
     "realnvp": ("flow_mnist", ["--arch", "realnvp", "--limit", "128", "--eval-n", "100", "--fid-n", "20"]),
     "vqvae": ("vqvae_mnist", ["--limit", "256", "--epochs", "1", "--prior-epochs", "1", "--eval-n", "100",
-                              "--fid-n", "20"]),
+                              "--fid-n", "20", "--pixel-temperature", "0.5"]),
 }
 
 
@@ -161,6 +161,15 @@ def test_export_ships_a_likelihood_model_that_rescores_its_figure(name, tmp_path
     if name in ("glow", "realnvp"):          # the card counts clamped draws at both temperatures
         for key in ("samples", "samples_reduced_temperature"):
             assert card["metrics"][key]["clamped_samples"] >= 0, key
+    if name == "vqvae":                      # samples at the run's decoder temperature, and at τ = 1
+        assert card["sampling"] == {"pixel_temperature": 0.5}
+        assert card["metrics"]["samples"]["pixel_temperature"] == 0.5
+        assert card["metrics"]["samples_untempered"]["pixel_temperature"] == 1.0
+        sharp, _ = zoo.sample(name, 8, seed=2)                       # the card's τ = 0.5
+        mean, _ = zoo.sample(name, 8, seed=2, pixel_temperature=1.0)  # the same codes, τ = 1
+        inside = (mean > 1e-4) & (mean < 1 - 1e-4)                   # logits float32 can still resolve
+        logit = lambda p: np.log(p) - np.log1p(-p)                   # noqa: E731
+        np.testing.assert_allclose(logit(sharp[inside]), 2 * logit(mean[inside]), rtol=1e-3, atol=1e-3)
     values = zoo.kinds()[name].likelihood(zoo.load(name), 100)
     assert values.mean() == pytest.approx(recorded["value"], abs=2e-3 if name in ("glow", "realnvp") else 2e-2)
     images, labels = zoo.sample(name, 5, seed=0)
@@ -181,8 +190,17 @@ def test_sample_command_passes_ddims_eta_to_a_diffusion_model(tmp_path):
     np.testing.assert_array_equal(noisy, main(argv + ["--eta", "1"])[0])
 
 
-def test_sample_command_refuses_a_knob_value_in_one_line(capsys):
+@pytest.mark.parametrize("argv, message", [
+    (["ddpm", "--sampler", "ancestral", "--eta", "1"], "eta is the DDIM sampler's"),
+    (["ddpm", "--steps", "0"], "steps must be in 1"),              # 0 is a value, not "the default"
+    (["rbm", "--steps", "0"], "must be at least 1"),
+    (["pixelcnn", "--temperature", "0"], "temperature must be positive"),
+    (["vqvae", "--pixel-temperature", "0"], "pixel_temperature must be positive"),
+    (["glow", "--temperature", "-1"], "temperature must be at least 0"),
+])
+def test_sample_command_refuses_a_knob_value_in_one_line(argv, message, capsys):
     from tinygen.sample import main
     with pytest.raises(SystemExit) as stop:
-        main(["ddpm", "--n", "1", "--sampler", "ancestral", "--eta", "1"])
-    assert stop.value.code == 2 and "eta is the DDIM sampler's" in capsys.readouterr().err
+        main([*argv, "--n", "1"])
+    last = capsys.readouterr().err.strip().splitlines()[-1]        # argparse's usage, then one error line
+    assert stop.value.code == 2 and last.startswith("python -m tinygen.sample: error:") and message in last, last

@@ -54,7 +54,7 @@ RUN_CONTROL_FLAGS = frozenset({"epochs", "prior_epochs", "backend", "out", "resu
 EVALUATION_FLAGS = frozenset({"fid_n", "iwae_k", "iwae_n", "eval_n", "eval_seed", "nll_n", "test_limit",
                               "sample_seed", "expost_components", "ais_chains", "ais_betas",
                               "gibbs_steps", "sample_steps", "sampler", "guidance_scales", "temperature",
-                              "probe_epochs"})
+                              "pixel_temperature", "probe_epochs"})
 # Flags added to an example after runs were made, whose default changed what those runs did:
 # the value an older run (whose config.json lacks the flag) was made with. --resume compares
 # against it, so an older run cannot silently continue under the new default.
@@ -70,7 +70,7 @@ def with_earlier_defaults(config):
 COUNT_FLAGS = ("iwae_k", "iwae_n", "eval_n", "nll_n", "test_limit", "prior_epochs", "probe_epochs",
                "ais_chains", "ais_betas", "gibbs_steps", "sample_steps", "n_critic", "g_steps",
                "clusters", "blocks", "hidden", "latent_dim", "channels", "code_dim", "num_codes",
-               "steps", "levels", "gen_width", "disc_width", "prior_hidden", "prior_blocks")
+               "steps", "levels", "gen_width", "disc_width", "prior_hidden", "prior_blocks", "cd_steps")
 
 
 class UsageError(SystemExit):

@@ -30,7 +30,8 @@ def main(argv=None):
     knobs = {knob: (kind_type, "; ".join(f"{', '.join(names)}: {text}" for text, names in texts.items()))
              for knob, (kind_type, texts) in knobs.items()}
     for knob, (kind_type, text) in sorted(knobs.items()):
-        parser.add_argument(f"--{knob}", type=kind_type, default=None, help=text + " (default: the card's)")
+        parser.add_argument("--" + knob.replace("_", "-"), type=kind_type, default=None,
+                            help=text + " (default: the card's)")
     args = parser.parse_args(argv)
     if args.name not in zoo.available():
         parser.error(f"no zoo model named {args.name!r}; available: {', '.join(zoo.available())}")
@@ -51,7 +52,7 @@ def main(argv=None):
         labels = [labels[i % len(labels)] for i in range(args.n)]     # repeated to --n samples
     stray = [k for k in knobs if k not in kind.options and getattr(args, k) is not None]
     if stray:
-        parser.error(f"{args.name} has no sampling option --{stray[0]}")
+        parser.error(f"{args.name} has no sampling option --{stray[0].replace('_', '-')}")
     options = {k: getattr(args, k) for k in kind.options if getattr(args, k) is not None}
     from . import backend as _backend
     _backend.use_backend(args.backend)

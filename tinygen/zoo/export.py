@@ -27,7 +27,8 @@ KIND_OF_ARCH = {"cgan": "cgan", "acgan": "acgan", "selfcond": "selfcond-gan", "d
 CARD_METRICS = ("fid", "kid_x1000", "precision", "recall", "modes_covered", "classifier_score",
                 "conditional_accuracy", "class_histogram", "n", "test_iwae_nll_nats",
                 "test_iwae_nll_stderr", "iwae_k", "iwae_n", "test_negative_elbo_nats", "binarization",
-                "clamped_samples")     # the flows: draws that touched the sampler's clamp
+                "clamped_samples",     # the flows: draws that touched the sampler's clamp
+                "pixel_temperature")   # the VQ-VAE: the decoder's temperature τ of the scored samples
 
 
 LIKELIHOOD_CONFIG = {"pixelcnn": ("hidden", "blocks"), "glow": ("arch", "levels", "steps", "hidden", "alpha"),
@@ -143,8 +144,10 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
                                        "n": metrics.get("test_nll_n", metrics.get("test_n")),
                                        "protocol": metrics.get("binarization") or metrics.get("dequantization")},
                         "samples": _pick(metrics.get("samples", {}))}
-        for key in ("samples_reduced_temperature", "code_perplexity", "codes_used", "test_reconstruction_nll_nats",
-                    "test_prior_nll_nats"):
+        if kind == "vqvae":              # the decoder's temperature the samples were scored at
+            sampling = {"pixel_temperature": metrics.get("samples", {}).get("pixel_temperature", 1.0)}
+        for key in ("samples_reduced_temperature", "samples_untempered", "code_perplexity", "codes_used",
+                    "test_reconstruction_nll_nats", "test_prior_nll_nats"):
             if key in metrics:
                 card_metrics[key] = _pick(metrics[key]) if isinstance(metrics[key], dict) else metrics[key]
     elif kind in ("ddpm", "ddpm-cfg"):

@@ -123,7 +123,7 @@ class EnergyModel(Kind):
 
     def draw(self, model, n, labels, extra, options):
         with no_grad():
-            probs = model.sample(n, steps=int(options.get("steps") or 1000))
+            probs = model.sample(n, steps=int(_knob(options, "steps", 1000)))
         return _host(probs).reshape(n, 1, 28, 28), None
 
 
@@ -145,7 +145,7 @@ class Diffusion(Kind):
 
     def draw(self, model, n, labels, extra, options):
         guidance = float(options.get("guidance") or 0.0)
-        x = model.sample(n, int(options.get("steps") or 50), sampler=options.get("sampler") or "ddim",
+        x = model.sample(n, int(_knob(options, "steps", 50)), sampler=options.get("sampler") or "ddim",
                          labels=labels, guidance=guidance, eta=float(options.get("eta") or 0.0))
         return (_host(x) + 1.0) / 2.0, labels
 
@@ -171,6 +171,12 @@ class Translation(Kind):
             return _gan_images(model(x)), digits[start:start + n].astype(np.int64)
 
 
+def _knob(options, name, default):
+    """A sampling knob's value, or ``default`` when it was not given (0 is a value, not "unset")."""
+    value = options.get(name)
+    return default if value is None else value
+
+
 def _per_image(figure, x_all, batch=500):
     """``figure`` (a model's per-image NLL) over x_all in batches, as float64 NumPy."""
     with no_grad():
@@ -192,7 +198,7 @@ class Autoregressive(Kind):
         return PixelCNN(config["hidden"], config["blocks"])
 
     def draw(self, model, n, labels, extra, options):
-        return _host(model.sample(n, temperature=float(options.get("temperature") or 1.0))), None
+        return _host(model.sample(n, temperature=float(_knob(options, "temperature", 1.0)))), None
 
     def likelihood(self, model, n):
         from ..data import binarized_mnist
@@ -214,7 +220,7 @@ class Flow(Kind):
 
     def draw(self, model, n, labels, extra, options):
         with no_grad():
-            x = model.sample(n, float(options.get("temperature") or 1.0))
+            x = model.sample(n, float(_knob(options, "temperature", 1.0)))
         return np.clip(_host(x), 0.0, 1.0), None
 
     def likelihood(self, model, n):
@@ -235,9 +241,11 @@ class CodesWithPrior(nn.Module):
 
 
 class VectorQuantized(Kind):
-    """Code maps k ~ the PixelCNN prior, decoded to mean images sigmoid(decoder(e_k));
+    """Code maps k ~ the PixelCNN prior, decoded to mean images σ(decoder(e_k) / τ);
     likelihood = the bound -log p(x|z_q) - log p(k) in nats."""
-    options = PRIOR_TEMPERATURE
+    options = {**PRIOR_TEMPERATURE,
+               "pixel_temperature": (float, "the decoder's temperature τ: mean images σ(ℓ/τ) (1: the "
+                                            "decoder's own means; below 1 sharper strokes)")}
     unit = "nats"
 
     def build(self, config):
@@ -250,8 +258,8 @@ class VectorQuantized(Kind):
 
     def draw(self, model, n, labels, extra, options):
         with no_grad():
-            codes = model.prior.sample(n, 7, 7, temperature=float(options.get("temperature") or 1.0))
-            return _host(F.sigmoid(model.vqvae.decode(codes))), None
+            codes = model.prior.sample(n, 7, 7, temperature=float(_knob(options, "temperature", 1.0)))
+            return _host(model.vqvae.mean_image(codes, float(_knob(options, "pixel_temperature", 1.0)))), None
 
     def likelihood(self, model, n):
         from ..data import binarized_mnist

@@ -141,7 +141,7 @@ class DDPM(nn.Module):
             raise ValueError(f"eta is the DDIM sampler's noise share (got {eta}); the ancestral sampler's "
                              "variance is β_t (sampler='ddim', eta=1 gives the posterior variance β̃_t)")
         y = self._labels(labels, n)
-        tau, betas = self.timestep_subsequence(steps or self.num_steps)
+        tau, betas = self.timestep_subsequence(self.num_steps if steps is None else steps)
         alpha_bars = np.cumprod(1.0 - betas)
         weight = self.net.conv_in.weight
         if y is not None:

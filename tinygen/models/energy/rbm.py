@@ -68,6 +68,8 @@ class RBM(nn.Module):
 
     def gibbs(self, v, steps=1):
         """v → h ~ p(h|v) → v ~ p(v|h), ``steps`` times; returns (v, p(v|h) of the last step)."""
+        if steps < 1:
+            raise ValueError(f"steps (Gibbs sweeps) must be at least 1, got {steps}")
         with no_grad():
             probs = v
             for _ in range(steps):

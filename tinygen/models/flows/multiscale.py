@@ -146,6 +146,8 @@ class MultiScaleFlow(nn.Module):
         push a value out of float range (then inf - inf = NaN downstream). Each intermediate
         value is therefore clamped to ±``bound`` — far beyond anything data maps to — and
         ``self.last_clamped`` counts the samples that touched it (report it with the samples)."""
+        if not temperature >= 0:
+            raise ValueError(f"temperature must be at least 0 (0: every draw is f⁻¹(0)), got {temperature}")
         was_training = self.training
         self.eval()
         with no_grad():

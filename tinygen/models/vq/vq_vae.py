@@ -195,6 +195,17 @@ class VQVAE(nn.Module):
         """Bernoulli logits of x given a code map."""
         return self.decoder(self.quantizer.lookup(codes))
 
+    def mean_image(self, codes, pixel_temperature=1.0):
+        """E[x | z_q] under the tempered decoder p_τ(x_i) ∝ p(x_i | z_q)^(1/τ): σ(ℓ/τ).
+
+        τ = 1 is the decoder's own mean σ(ℓ); τ < 1 pushes each pixel toward its more
+        likely value (τ → 0: the binary mode), which sharpens the soft strokes a small
+        codebook leaves; the codes, and the likelihood, are untouched."""
+        if not pixel_temperature > 0:
+            raise ValueError(f"pixel_temperature must be positive, got {pixel_temperature}")
+        logits = self.decode(codes)
+        return F.sigmoid(logits if pixel_temperature == 1.0 else logits / pixel_temperature)
+
     def reconstruction_nll(self, x):
         """-log p(x | z_q(x)) per image, in nats, shape (N,)."""
         logits = self.decode(self.encode(x))
