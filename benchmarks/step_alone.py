@@ -6,8 +6,12 @@ before and after a kernel change, or with and without the malloc tuning.
     python benchmarks/step_alone.py pixelcnn --hidden 16 --blocks 15
     python benchmarks/step_alone.py cyclegan               # the G step of the zoo's CycleGAN
     TINYGEN_PLAIN_MALLOC=1 python benchmarks/step_alone.py vae      # without tune_host_allocator
+    python benchmarks/step_alone.py pixelcnn --pytorch     # its PyTorch twin's step, alone too
 
 To time an older commit, run this file with PYTHONPATH pointing at a checkout of it.
+``--pytorch`` (pixelcnn, ddpm) times the twin (benchmarks/twins/) instead, on the same
+batch from tinygen's initial weights, in a process of its own; set OMP_NUM_THREADS as
+OPENBLAS_NUM_THREADS for a like-for-like figure.
 Prints the median and the best of --steps steps after 3 of warm-up, and the minor page
 faults per step (memory the allocator handed back to the system and touched again).
 """
@@ -63,7 +67,47 @@ def cyclegan_step(args):
                      2e-4)
 
 
+def torch_adam_step(loss, parameters, lr):
+    """The twin's step: loss() backward, then torch's Adam."""
+    import torch
+    opt = torch.optim.Adam(parameters, lr)
+
+    def step():
+        value = loss()
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+    return step
+
+
+def twin_of(module, cls, model, *args):
+    """benchmarks/twins/MODULE.py's CLS(*args), holding ``model``'s weights (state_dict 1:1)."""
+    import importlib
+    twins = importlib.import_module(f"twins.{module}")
+    theirs = getattr(twins, cls)(*args)
+    theirs.load_state_dict(twins.ported(model.state_dict()))
+    return theirs
+
+
+def ddpm_twin_step(args):
+    import torch
+    from tinygen.models.diffusion import DDPM
+    model = twin_of("ddpm", "DDPM", DDPM(args.channels), args.channels)
+    x = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (64, 1, 28, 28)).astype(np.float32))
+    return torch_adam_step(lambda: model.loss(x, torch.randint(0, 1000, (64,)), torch.randn_like(x)),
+                           model.parameters(), 2e-4)
+
+
+def pixelcnn_twin_step(args):
+    import torch
+    from tinygen.models import PixelCNN
+    model = twin_of("pixelcnn", "PixelCNN", PixelCNN(args.hidden, args.blocks), args.hidden, args.blocks)
+    x = torch.from_numpy((np.random.default_rng(0).random((64, 1, 28, 28)) < 0.3).astype(np.float32))
+    return torch_adam_step(lambda: model.loss(x), model.parameters(), 1e-3)
+
+
 STEPS = {"vae": vae_step, "ddpm": ddpm_step, "pixelcnn": pixelcnn_step, "cyclegan": cyclegan_step}
+TWIN_STEPS = {"ddpm": ddpm_twin_step, "pixelcnn": pixelcnn_twin_step}
 
 
 def main():
@@ -73,9 +117,12 @@ def main():
     parser.add_argument("--channels", type=int, default=16, help="ddpm: U-Net channels at 28×28")
     parser.add_argument("--hidden", type=int, default=16, help="pixelcnn: h")
     parser.add_argument("--blocks", type=int, default=15, help="pixelcnn: residual blocks")
+    parser.add_argument("--pytorch", action="store_true", help="time the PyTorch twin's step instead")
     args = parser.parse_args()
+    if args.pytorch and args.family not in TWIN_STEPS:
+        parser.error(f"--pytorch times the twins of {', '.join(sorted(TWIN_STEPS))}, not {args.family}")
     tg.manual_seed(0)
-    step = STEPS[args.family](args)
+    step = (TWIN_STEPS if args.pytorch else STEPS)[args.family](args)
     for _ in range(3):
         step()
     times = []
@@ -86,7 +133,7 @@ def main():
         times.append(time.perf_counter() - start)
     # page faults: memory handed back to the system and faulted in again each step
     faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / args.steps
-    print(f"{args.family}: median {np.median(times) * 1e3:.1f} ms, best {min(times) * 1e3:.1f} ms "
+    print(f"{args.family}{' (PyTorch twin)' if args.pytorch else ''}: median {np.median(times) * 1e3:.1f} ms, best {min(times) * 1e3:.1f} ms "
           f"per step, {faults:.0f} page faults per step (malloc {MALLOC})")
 
 
