@@ -32,16 +32,18 @@ def vae_step(args):
     return vae_step_fn(tg, F)
 
 
-def adam_step(loss, parameters, lr):
-    """A step function: loss() backward, then Adam."""
-    opt = optim.Adam(parameters, lr)
-
+def training_step(loss, opt):
+    """A step function: loss() backward, then the optimizer's step (tinygen's or torch's)."""
     def step():
         value = loss()
         opt.zero_grad()
         value.backward()
         opt.step()
     return step
+
+
+def adam_step(loss, parameters, lr):
+    return training_step(loss, optim.Adam(parameters, lr))
 
 
 def ddpm_step(args):
@@ -67,19 +69,6 @@ def cyclegan_step(args):
                      2e-4)
 
 
-def torch_adam_step(loss, parameters, lr):
-    """The twin's step: loss() backward, then torch's Adam."""
-    import torch
-    opt = torch.optim.Adam(parameters, lr)
-
-    def step():
-        value = loss()
-        opt.zero_grad()
-        value.backward()
-        opt.step()
-    return step
-
-
 def twin_of(module, cls, model, *args):
     """benchmarks/twins/MODULE.py's CLS(*args), holding ``model``'s weights (state_dict 1:1)."""
     import importlib
@@ -94,8 +83,8 @@ def ddpm_twin_step(args):
     from tinygen.models.diffusion import DDPM
     model = twin_of("ddpm", "DDPM", DDPM(args.channels), args.channels)
     x = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (64, 1, 28, 28)).astype(np.float32))
-    return torch_adam_step(lambda: model.loss(x, torch.randint(0, 1000, (64,)), torch.randn_like(x)),
-                           model.parameters(), 2e-4)
+    return training_step(lambda: model.loss(x, torch.randint(0, 1000, (64,)), torch.randn_like(x)),
+                         torch.optim.Adam(model.parameters(), 2e-4))
 
 
 def pixelcnn_twin_step(args):
@@ -103,7 +92,7 @@ def pixelcnn_twin_step(args):
     from tinygen.models import PixelCNN
     model = twin_of("pixelcnn", "PixelCNN", PixelCNN(args.hidden, args.blocks), args.hidden, args.blocks)
     x = torch.from_numpy((np.random.default_rng(0).random((64, 1, 28, 28)) < 0.3).astype(np.float32))
-    return torch_adam_step(lambda: model.loss(x), model.parameters(), 1e-3)
+    return training_step(lambda: model.loss(x), torch.optim.Adam(model.parameters(), 1e-3))
 
 
 STEPS = {"vae": vae_step, "ddpm": ddpm_step, "pixelcnn": pixelcnn_step, "cyclegan": cyclegan_step}
