@@ -131,6 +131,23 @@ def test_shapes_a_few_steps_and_errors():
         model.quantizer.nearest_codes(tg.rand(2, 3, 7, 7))
 
 
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**16), st.sampled_from([0.25, 0.5, 1.0, 2.0]))
+def test_mean_image_is_the_tempered_bernoulli_mean(seed, tau):
+    """E_τ[x_i] = p_i^(1/τ) / (p_i^(1/τ) + (1 − p_i)^(1/τ)), p_i = σ(ℓ_i): the mean of the
+    normalised p(x_i)^(1/τ), written from the probabilities, not from ℓ/τ."""
+    tg.manual_seed(seed)
+    model = VQVAE(num_codes=8, code_dim=4, hidden=8)
+    codes = tg.tensor(np.random.default_rng(seed).integers(0, 8, (3, 7, 7)), dtype="int64")
+    with tg.no_grad():
+        p = 1 / (1 + np.exp(-model.decode(codes).numpy().astype(np.float64)))
+        mean = model.mean_image(codes, tau).numpy()
+    on, off = p ** (1 / tau), (1 - p) ** (1 / tau)
+    np.testing.assert_allclose(mean, on / (on + off), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="pixel_temperature must be positive"):
+        model.mean_image(codes, 0.0)
+
+
 def test_code_perplexity():
     assert code_perplexity(np.arange(8), 8) == pytest.approx(8.0)
     assert code_perplexity(np.zeros(10, int), 8) == pytest.approx(1.0)
