@@ -69,19 +69,11 @@ def cyclegan_step(args):
                      2e-4)
 
 
-def twin_of(module, cls, model, *args):
-    """benchmarks/twins/MODULE.py's CLS(*args), holding ``model``'s weights (state_dict 1:1)."""
-    import importlib
-    twins = importlib.import_module(f"twins.{module}")
-    theirs = getattr(twins, cls)(*args)
-    theirs.load_state_dict(twins.ported(model.state_dict()))
-    return theirs
-
-
 def ddpm_twin_step(args):
     import torch
+    from twins import loaded
     from tinygen.models.diffusion import DDPM
-    model = twin_of("ddpm", "DDPM", DDPM(args.channels), args.channels)
+    model = loaded("ddpm", "DDPM", DDPM(args.channels), args.channels)
     x = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (64, 1, 28, 28)).astype(np.float32))
     return training_step(lambda: model.loss(x, torch.randint(0, 1000, (64,)), torch.randn_like(x)),
                          torch.optim.Adam(model.parameters(), 2e-4))
@@ -89,8 +81,9 @@ def ddpm_twin_step(args):
 
 def pixelcnn_twin_step(args):
     import torch
+    from twins import loaded
     from tinygen.models import PixelCNN
-    model = twin_of("pixelcnn", "PixelCNN", PixelCNN(args.hidden, args.blocks), args.hidden, args.blocks)
+    model = loaded("pixelcnn", "PixelCNN", PixelCNN(args.hidden, args.blocks), args.hidden, args.blocks)
     x = torch.from_numpy((np.random.default_rng(0).random((64, 1, 28, 28)) < 0.3).astype(np.float32))
     return training_step(lambda: model.loss(x), torch.optim.Adam(model.parameters(), 1e-3))
 
@@ -122,7 +115,8 @@ def main():
         times.append(time.perf_counter() - start)
     # page faults: memory handed back to the system and faulted in again each step
     faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / args.steps
-    print(f"{args.family}{' (PyTorch twin)' if args.pytorch else ''}: median {np.median(times) * 1e3:.1f} ms, best {min(times) * 1e3:.1f} ms "
+    name = args.family + (" (PyTorch twin)" if args.pytorch else "")
+    print(f"{name}: median {np.median(times) * 1e3:.1f} ms, best {min(times) * 1e3:.1f} ms "
           f"per step, {faults:.0f} page faults per step (malloc {MALLOC})")
 
 

@@ -26,6 +26,7 @@ import torch
 
 import tinygen as tg
 from _timing import MALLOC, try_torch
+from twins import loaded
 from tinygen import optim
 from tinygen.models import VAE, gans
 
@@ -130,13 +131,6 @@ def step_pair(model, theirs, ours_loss, their_loss, lr=1e-3):
         loss.backward()
         t_opt.step()
     return ours, pytorch
-
-
-def loaded(module, cls, model, *args):
-    """The twin ``module.cls(*args)`` holding ``model``'s weights."""
-    theirs = getattr(twin(module), cls)(*args)
-    theirs.load_state_dict(twin(module).ported(model.state_dict()))
-    return theirs
 
 
 def other_case(rng, name):
