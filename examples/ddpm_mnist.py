@@ -9,7 +9,7 @@ the learned reverse process.
 Pixels are scaled to [-1, 1]. Samples and metrics come from an exponential moving average
 of the weights (--ema, as in the paper). metrics.json holds the test L_simple on
 --eval-n test images (fixed t and ε, --eval-seed) and FID/KID/precision/recall/modes of
---fid-n samples drawn by --sampler (ancestral: the paper's Algorithm 2; ddim: η = 0) with
+--fid-n samples drawn by --sampler (ancestral: the paper's Algorithm 2; ddim: η = --eta) with
 --sample-steps reverse steps (1000 = every timestep; fewer visit a respaced subsequence).
 With --conditional the U-Net also sees the label (dropped to ∅ with probability
 --p-uncond) and the samples are scored, with their conditional accuracy, at every
@@ -31,7 +31,9 @@ def add_flags(parser):
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average")
     parser.add_argument("--sample-steps", type=int, default=1000, help="reverse steps per sample")
     parser.add_argument("--sampler", choices=DDPM.SAMPLERS, default="ancestral",
-                        help="ancestral (Algorithm 2) or ddim (deterministic, eta = 0)")
+                        help="ancestral (Algorithm 2) or ddim (deterministic at --eta 0)")
+    parser.add_argument("--eta", type=float, default=0.0,
+                        help="ddim: η, the share of fresh noise per step (1: the posterior variance β̃_t)")
     parser.add_argument("--conditional", action="store_true",
                         help="class-conditional ε_θ(x_t, t, y) trained for classifier-free guidance")
     parser.add_argument("--p-uncond", type=float, default=0.1, help="--conditional: how often the label is dropped")
@@ -65,8 +67,8 @@ def test_loss(model, args):
 def samples(model, n, args, labels=None, guidance=0.0, batch=500):
     """n images in [0, 1]; a conditional model draws ``labels`` (n,) with guidance scale w."""
     return np.concatenate([
-        (model.sample(min(batch, n - i), args.sample_steps, progress=True, sampler=args.sampler, guidance=guidance,
-                      labels=None if labels is None else labels[i:i + batch]).numpy() + 1.0) / 2.0
+        (model.sample(min(batch, n - i), args.sample_steps, progress=True, sampler=args.sampler, eta=args.eta,
+                      guidance=guidance, labels=None if labels is None else labels[i:i + batch]).numpy() + 1.0) / 2.0
         for i in range(0, n, batch)])
 
 
@@ -74,8 +76,8 @@ def reverse_process_strip(model, run, args):
     """x_t along the reverse process, one sample per row: how noise becomes a digit."""
     tg.manual_seed(0)
     labels = np.arange(8) if args.conditional else None
-    model.sample(8, args.sample_steps, sampler=args.sampler, labels=labels, guidance=args.guidance_scales[0],
-                 snapshots=10)
+    model.sample(8, args.sample_steps, sampler=args.sampler, eta=args.eta, labels=labels,
+                 guidance=args.guidance_scales[0], snapshots=10)
     frames = [(x + 1.0) / 2.0 for _, x in model.last_trajectory]
     grid = np.stack(frames, 1).reshape(-1, 1, 28, 28)
     times = ", ".join(str(t) for t, _ in model.last_trajectory)
@@ -87,6 +89,9 @@ def main(argv=None):
     args = experiment.parse_args("DDPM on MNIST", argv, extra=add_flags, epochs=20, batch_size=64, lr=2e-4,
                                  quick=dict(epochs=1, limit=9600, channels=8, sample_steps=10, eval_n=200,
                                             fid_n=100, num_samples=16))
+    if args.eta < 0 or (args.eta and args.sampler != "ddim"):      # refused now, not after the training
+        raise experiment.UsageError("ddpm_mnist", f"--eta {args.eta} needs --sampler ddim and η ≥ 0 (the "
+                                    "ancestral sampler's variance is β_t; ddim --eta 1 gives β̃_t)")
     run = experiment.Run("ddpm_mnist", args)
     images, labels = data.load_mnist("train")
     train = data.DataLoader(data.ArrayDataset(images, labels), args.batch_size, shuffle=True,
@@ -134,7 +139,7 @@ def main(argv=None):
     reverse_process_strip(sampler, run, args)
     metrics.update({"epochs": args.epochs, "channels": args.channels, "lr_decay": args.lr_decay,
                     "sample_steps": args.sample_steps,
-                    "sampler": args.sampler, "conditional": args.conditional,
+                    "sampler": args.sampler, "eta": args.eta, "conditional": args.conditional,
                     "guidance_scales": args.guidance_scales if args.conditional else None,
                     "ema": args.ema, "sampled_from": "EMA of the weights",
                     "parameters": sum(p.numel() for p in model.parameters())})

@@ -72,6 +72,15 @@ def test_settings_that_cannot_work_stop_before_any_work(argv, complaint, tmp_pat
     assert not (tmp_path / "run").exists()          # nothing was written
 
 
+@pytest.mark.parametrize("argv", [["--eta", "1"], ["--sampler", "ddim", "--eta", "-0.5"]])
+def test_ddpm_noise_share_without_ddim_stops_before_training(argv, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        load_example("ddpm_mnist").main(["--quick"] + argv + ["--out", str(tmp_path / "run")])
+    assert stop.value.code == 2
+    assert "needs --sampler ddim and η ≥ 0" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def _classifier(tmp_path, *extra, example=None):
     example = example or load_example("classifier_mnist")
     return example.main(["--quick", "--limit", "128", "--batch-size", "64", "--test-limit", "64",

@@ -110,11 +110,11 @@ def test_export_ships_a_finished_run_that_then_samples(tmp_path, monkeypatch):
     from tinygen.data import load_mnist
     monkeypatch.setattr(zoo, "WEIGHTS_DIR", str(tmp_path / "zoo"))
     monkeypatch.setattr(export_module, "WEIGHTS_DIR", str(tmp_path / "zoo"))
-    load_example("ddpm_mnist").main(["--quick", "--limit", "64", "--conditional", "--sampler", "ddim",
+    load_example("ddpm_mnist").main(["--quick", "--limit", "64", "--conditional", "--sampler", "ddim", "--eta", "1",
                                      "--guidance-scales", "2,0", "--fid-n", "20", "--out", str(tmp_path / "ddpm")])
     card = export_module.export("ddpm-cfg", str(tmp_path / "ddpm"), "python examples/ddpm_mnist.py --quick")
     assert card["kind"] == "ddpm-cfg" and card["weights"]["network"] == "ema"
-    assert card["sampling"] == {"sampler": "ddim", "steps": 10, "guidance": 2.0}
+    assert card["sampling"] == {"sampler": "ddim", "steps": 10, "eta": 1.0, "guidance": 2.0}
     assert card["metrics"]["samples"] == card["metrics"]["samples_w2"]
     images, labels = zoo.sample("ddpm-cfg", 12, seed=1)
     assert images.shape == (12, 1, 28, 28) and labels.tolist() == [i % 10 for i in range(12)]

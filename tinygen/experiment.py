@@ -53,7 +53,7 @@ RUN_CONTROL_FLAGS = frozenset({"epochs", "prior_epochs", "backend", "out", "resu
                                "quick", "detect_anomaly", "num_samples", "lr", "g_lr", "prior_lr"})
 EVALUATION_FLAGS = frozenset({"fid_n", "iwae_k", "iwae_n", "eval_n", "eval_seed", "nll_n", "test_limit",
                               "sample_seed", "expost_components", "ais_chains", "ais_betas",
-                              "gibbs_steps", "sample_steps", "sampler", "guidance_scales", "temperature",
+                              "gibbs_steps", "sample_steps", "sampler", "eta", "guidance_scales", "temperature",
                               "pixel_temperature", "probe_epochs"})
 # Flags added to an example after runs were made, whose default changed what those runs did:
 # the value an older run (whose config.json lacks the flag) was made with. --resume compares

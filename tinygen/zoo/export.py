@@ -152,6 +152,8 @@ def export(name, run_dir, command, model_key=None, storage="auto", max_drift=2e-
                 card_metrics[key] = _pick(metrics[key]) if isinstance(metrics[key], dict) else metrics[key]
     elif kind in ("ddpm", "ddpm-cfg"):
         sampling = {"sampler": metrics.get("sampler") or "ancestral", "steps": metrics["sample_steps"]}
+        if metrics.get("eta"):                    # DDIM's noise share, where the run scored with one
+            sampling["eta"] = metrics["eta"]
         scored = {k: _pick(v) for k, v in metrics.items() if k.startswith("samples") and isinstance(v, dict)}
         if kind == "ddpm-cfg":                    # the card samples at the first scale the run scored
             sampling["guidance"] = metrics["guidance_scales"][0]
