@@ -185,9 +185,12 @@ def tg_load_model_keys(path):
 def test_sample_command_passes_ddims_eta_to_a_diffusion_model(tmp_path):
     from tinygen.sample import main
     argv = ["ddpm", "--n", "2", "--steps", "3", "--sampler", "ddim", "--seed", "1", "--out", str(tmp_path / "d")]
-    deterministic, noisy = main(argv)[0], main(argv + ["--eta", "1"])[0]
+    deterministic, noisy = main(argv + ["--eta", "0"])[0], main(argv + ["--eta", "1"])[0]
     assert not np.allclose(deterministic, noisy)                 # η = 1 adds fresh noise each step
     np.testing.assert_array_equal(noisy, main(argv + ["--eta", "1"])[0])
+    # the card samples with DDIM η = 1; asking for the ancestral sampler leaves that η behind
+    argv[argv.index("ddim")] = "ancestral"
+    assert main(argv)[0].shape == (2, 1, 28, 28)
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -100,7 +100,10 @@ def sample(model, n=64, labels=None, seed=0, backend=None, **options):
     if unknown:
         raise ValueError(f"{model.zoo_name} has no sampling option {sorted(unknown)}; its options: "
                          f"{sorted(kind.options) or 'none'}")
-    chosen = {**info.get("sampling", {}), **{k: v for k, v in options.items() if v is not None}}
+    defaults = dict(info.get("sampling", {}))
+    if options.get("sampler") not in (None, defaults.get("sampler")):
+        defaults.pop("eta", None)       # the card's η belongs to its own sampler (DDIM), not the one asked for
+    chosen = {**defaults, **{k: v for k, v in options.items() if v is not None}}
     chosen["seed"] = seed
     device = next(iter(model.parameters())).device      # draw z where the weights are
     images, out_labels = [], []
